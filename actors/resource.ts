@@ -1,0 +1,169 @@
+/**
+ * The resource actor (DESIGN: actors/resource): one per resource held here, owning its key and slots.
+ *
+ * It is virtual: the shard creates it from the stored state on the first message for its resource and
+ * stops it (`passivate`) when idle. Every rule it applies comes from protocols/registry.ts; this machine
+ * only orders the messages, keeps the state between them, and hands changes to the injected `persist`
+ * capability. A write is answered only once `persist` resolves, i.e. once the change is durable.
+ *
+ * States: `activating` (decides from the loaded state) → `empty` (no key held) ⇄ `holding` (key held)
+ * → `passivated` (final).
+ *
+ * @example
+ * const actor = createActor(resourceMachine, { input: { keyId, state, caps } }).start();
+ * actor.send({ type: 'get_records', reply: (r) => console.log(r) });
+ */
+import { enqueueActions, setup } from 'xstate';
+import { toErrorData, type ErrorData, type SignpostError } from '../protocols/errors.js';
+import {
+  addTombstone,
+  clearExpired,
+  getKey,
+  getRecords,
+  getTombstones,
+  keyItem,
+  putKey,
+  putRecord,
+  republishEntries,
+  staleItem,
+  type Changes,
+  type OpOutcome,
+  type ResourceState,
+  type RuleContext,
+} from '../protocols/registry.js';
+import type { Key, Record as ProviderRecord, Tombstone } from '../protocols/types.js';
+
+export type Reply = (answer: { result: unknown } | { error: ErrorData }) => void;
+
+/** The requests a resource actor answers; every one carries its `reply`. */
+export type ResourceRequest =
+  | { type: 'register_key'; key: Key }
+  | { type: 'republish_key'; key: Key }
+  | { type: 'put_record'; record: ProviderRecord }
+  | { type: 'add_tombstone'; tombstone: Tombstone }
+  | { type: 'republish_records'; items: readonly unknown[] }
+  | { type: 'republish_tombstones'; items: readonly unknown[] }
+  | { type: 'get_key_metadata' }
+  | { type: 'get_records' }
+  | { type: 'get_tombstones' }
+  | { type: 'list_item' }
+  | { type: 'evict_stale' }
+  | { type: 'clear_expired' };
+
+export type ResourceEvent = (ResourceRequest & { reply: Reply }) | { type: 'passivate' };
+
+/** What the runtime gives a resource actor. */
+export interface ResourceCapabilities {
+  /** The rule context at this instant (node clock, config, host peer id). */
+  ruleContext(): RuleContext;
+  /** Durably stores the changes of one operation (resolves after the commit is on disk). */
+  persist(keyId: string, changes: Changes, next: ResourceState): Promise<void>;
+}
+
+export interface ResourceInput {
+  keyId: string;
+  state: ResourceState;
+  caps: ResourceCapabilities;
+}
+
+interface ResourceContext extends ResourceInput {
+  /** Operations handled since activation (shown by the inspector). */
+  handled: number;
+}
+
+type Op<R> = (state: ResourceState, req: R, ctx: RuleContext, keyId: string) => OpOutcome<unknown>;
+
+const read = (state: ResourceState, result: unknown): OpOutcome<unknown> => ({ state, result, changes: { put: [], deleted: [] } });
+
+/** One handler per request type; all rules live in protocols/registry.ts. */
+const OPS: { [T in ResourceRequest['type']]: Op<Extract<ResourceRequest, { type: T }>> } = {
+  register_key: (s, r, ctx) => putKey(s, r.key, 'register', ctx),
+  republish_key: (s, r, ctx) => putKey(s, r.key, 'republish', ctx),
+  put_record: (s, r, ctx) => putRecord(s, r.record, ctx),
+  add_tombstone: (s, r, ctx) => addTombstone(s, r.tombstone, ctx),
+  republish_records: (s, r, ctx, id) => republishEntries(s, 'record', r.items, id, ctx),
+  republish_tombstones: (s, r, ctx, id) => republishEntries(s, 'tombstone', r.items, id, ctx),
+  get_key_metadata: (s, _r, _ctx, id) => read(s, getKey(s, id)),
+  get_records: (s, _r, ctx, id) => read(s, getRecords(s, id, ctx)),
+  get_tombstones: (s, _r, ctx, id) => read(s, getTombstones(s, id, ctx)),
+  list_item: (s, _r, ctx) => read(s, keyItem(s, ctx)),
+  evict_stale: (s, _r, ctx) => read(s, staleItem(s, ctx)),
+  clear_expired: (s, _r, ctx) => clearExpired(s, ctx),
+};
+
+export function hasChanges(c: Changes): boolean {
+  return c.key !== undefined || c.put.length > 0 || c.deleted.length > 0;
+}
+
+function answer(reply: Reply, out: { result: unknown; error?: SignpostError }): void {
+  if (out.error) reply({ error: toErrorData(out.error) });
+  else reply({ result: out.result });
+}
+
+export const resourceMachine = setup({
+  types: {
+    context: {} as ResourceContext,
+    events: {} as ResourceEvent,
+    input: {} as ResourceInput,
+  },
+  guards: {
+    holdsKey: ({ context }) => context.state.stored !== null,
+    holdsNoKey: ({ context }) => context.state.stored === null,
+  },
+  actions: {
+    handle: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === 'passivate') return;
+      const { reply } = event;
+      let out: OpOutcome<unknown>;
+      try {
+        out = (OPS[event.type] as Op<ResourceRequest>)(context.state, event, context.caps.ruleContext(), context.keyId);
+      } catch (e) {
+        enqueue(() => reply({ error: toErrorData(e) }));
+        return;
+      }
+      enqueue.assign({ state: out.state, handled: context.handled + 1 });
+      if (!hasChanges(out.changes)) {
+        enqueue(() => answer(reply, out));
+        return;
+      }
+      const { caps, keyId } = context;
+      enqueue(() => {
+        caps.persist(keyId, out.changes, out.state).then(
+          () => answer(reply, out),
+          (e) => reply({ error: { code: 'internal_error', message: `storage failed: ${e instanceof Error ? e.message : String(e)}` } }),
+        );
+      });
+    }),
+  },
+}).createMachine({
+  id: 'resource',
+  context: ({ input }) => ({ ...input, handled: 0 }),
+  initial: 'activating',
+  on: {
+    register_key: { actions: 'handle' },
+    republish_key: { actions: 'handle' },
+    put_record: { actions: 'handle' },
+    add_tombstone: { actions: 'handle' },
+    republish_records: { actions: 'handle' },
+    republish_tombstones: { actions: 'handle' },
+    get_key_metadata: { actions: 'handle' },
+    get_records: { actions: 'handle' },
+    get_tombstones: { actions: 'handle' },
+    list_item: { actions: 'handle' },
+    evict_stale: { actions: 'handle' },
+    clear_expired: { actions: 'handle' },
+    passivate: { target: '.passivated' },
+  },
+  states: {
+    activating: {
+      always: [{ guard: 'holdsKey', target: 'holding' }, { target: 'empty' }],
+    },
+    empty: {
+      always: { guard: 'holdsKey', target: 'holding' },
+    },
+    holding: {
+      always: { guard: 'holdsNoKey', target: 'empty' },
+    },
+    passivated: { type: 'final' },
+  },
+});

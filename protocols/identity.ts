@@ -1,0 +1,113 @@
+/**
+ * Peer ids (SPEC §1): base58btc of the identity multihash of the protobuf Ed25519 public key,
+ * `00 24 08 01 12 20 ‖ pubkey32`. Only Ed25519 keys of prime order are valid.
+ */
+import { SignpostError } from './errors.js';
+import { CanonicalWriter, base58Decode, base58Encode, base64urlDecode, base64urlEncode } from './encoding.js';
+import { isValidPublicKey, publicKeyFromSeed, randomBytes, sha256, signWithSeed } from './crypto.js';
+
+const PEER_ID_PREFIX = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20]);
+export const PEER_ID_LENGTH = 52;
+
+export function peerIdFromPublicKey(pk: Uint8Array): string {
+  const b = new Uint8Array(38);
+  b.set(PEER_ID_PREFIX, 0);
+  b.set(pk, 6);
+  return base58Encode(b);
+}
+
+/** The 38 bytes under a peer id's base58 (used for node locations, SPEC §5), or null. */
+export function peerIdBytes(peerId: string): Uint8Array | null {
+  if (typeof peerId !== 'string' || peerId.length !== PEER_ID_LENGTH) return null;
+  const b = base58Decode(peerId);
+  if (!b || b.length !== 38) return null;
+  for (let i = 0; i < PEER_ID_PREFIX.length; i++) if (b[i] !== PEER_ID_PREFIX[i]) return null;
+  // base58 has one canonical text per byte string; refuse anything that does not round-trip.
+  if (base58Encode(b) !== peerId) return null;
+  return b;
+}
+
+const publicKeys = new Map<string, Uint8Array | null>();
+const PEER_CACHE = 100_000;
+
+/** The public key inside a valid peer id, or null when the string is not a valid v1 peer id. */
+export function publicKeyOf(peerId: string): Uint8Array | null {
+  const hit = publicKeys.get(peerId);
+  if (hit !== undefined) return hit;
+  const b = peerIdBytes(peerId);
+  const pk = b ? b.slice(6) : null;
+  const ok = pk !== null && isValidPublicKey(pk) ? pk : null;
+  if (publicKeys.size >= PEER_CACHE) publicKeys.clear();
+  if (typeof peerId === 'string' && peerId.length === PEER_ID_LENGTH) publicKeys.set(peerId, ok);
+  return ok;
+}
+
+export function isValidPeerId(peerId: unknown): peerId is string {
+  return typeof peerId === 'string' && publicKeyOf(peerId) !== null;
+}
+
+/** Throws `invalid_peer_id` naming the field when `peerId` is not a valid peer id. */
+export function assertPeerId(peerId: string, field: string): Uint8Array {
+  const pk = publicKeyOf(peerId);
+  if (!pk) throw new SignpostError('invalid_peer_id', `${field} is not a valid Ed25519 peer id: ${JSON.stringify(peerId.slice(0, 80))}`);
+  return pk;
+}
+
+/** A key pair: the 32-byte RFC 8032 seed and what follows from it. */
+export interface Identity {
+  seed: Uint8Array;
+  publicKey: Uint8Array;
+  peerId: string;
+}
+
+export function identityFromSeed(seed: Uint8Array): Identity {
+  if (seed.length !== 32) throw new Error('an Ed25519 seed is 32 bytes');
+  const publicKey = publicKeyFromSeed(seed);
+  return { seed, publicKey, peerId: peerIdFromPublicKey(publicKey) };
+}
+
+export function generateIdentity(): Identity {
+  return identityFromSeed(randomBytes(32));
+}
+
+export function sign(identity: Identity, digest: Uint8Array): Uint8Array {
+  return signWithSeed(identity.seed, digest);
+}
+
+/** The identity file of SPEC §1. */
+export interface IdentityFile {
+  type: 'ed25519';
+  seed: string;
+  peer_id: string;
+}
+
+export function identityToFile(id: Identity): IdentityFile {
+  return { type: 'ed25519', seed: base64urlEncode(id.seed), peer_id: id.peerId };
+}
+
+/** Parses an identity file's JSON; throws a clear Error when it is malformed or disagrees with itself. */
+export function identityFromFile(json: unknown, where: string): Identity {
+  const f = json as Partial<IdentityFile> | null;
+  if (!f || typeof f !== 'object' || f.type !== 'ed25519' || typeof f.seed !== 'string' || typeof f.peer_id !== 'string') {
+    throw new Error(`${where}: not an identity file (expected {"type":"ed25519","seed":"<base64url>","peer_id":"12D3KooW..."})`);
+  }
+  const seed = base64urlDecode(f.seed);
+  if (!seed || seed.length !== 32) throw new Error(`${where}: "seed" must be 32 bytes in base64url without padding`);
+  const id = identityFromSeed(seed);
+  if (id.peerId !== f.peer_id) {
+    throw new Error(`${where}: seed and peer_id disagree (the seed's peer id is ${id.peerId}, the file says ${f.peer_id})`);
+  }
+  return id;
+}
+
+// ---- session and peer authentication digests (SPEC §8, §9.3) ----
+
+export function sessionDigest(nonce: Uint8Array, nodePeerId: string): Uint8Array {
+  return sha256(new CanonicalWriter().str('signpost/session/v1').bytes(nonce).str(nodePeerId).finish());
+}
+
+export function p2pAuthDigest(nonce: Uint8Array, verifierPeerId: string, signerPeerId: string): Uint8Array {
+  return sha256(
+    new CanonicalWriter().str('signpost/p2p-auth/v1').bytes(nonce).str(verifierPeerId).str(signerPeerId).finish(),
+  );
+}

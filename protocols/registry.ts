@@ -1,0 +1,284 @@
+/**
+ * The operations of one resource (SPEC §4, §3.5 steps 2–6) as pure functions over a ResourceState.
+ * Each returns the next state, the result, and the changes to persist; the resource actor applies them.
+ * Shapes (step 1) are checked by validate.ts before an operation is called.
+ */
+import { SignpostError, type ErrorCode } from './errors.js';
+import { metadataDigest } from './objects.js';
+import { keyPolicy } from './pow.js';
+import {
+  applyEntry,
+  checkKeyTime,
+  checkRecordTime,
+  checkTombstoneTime,
+  clearExpired as clearExpiredRule,
+  compareKeys,
+  enforceEntryBound,
+  entryAllowed,
+  isHostRecord,
+  isKeyStale,
+  isServed,
+  servedRecords,
+  slotKey,
+  visibleTombstones,
+  type ResourceState,
+  type RuleContext,
+} from './rules.js';
+import { recordEntry, tombstoneEntry, verifyKey, verifyRecord, verifyTombstone } from './signed.js';
+import { parseRecord, parseTombstone } from './validate.js';
+import type { Entry, Key, Record, RecordEntry, StoredKey, Tombstone, TombstoneEntry } from './types.js';
+
+export type { ResourceState, RuleContext };
+
+/** What an operation changed; `key` is the new stored key, `null` when the key was deleted. */
+export interface Changes {
+  key?: StoredKey | null;
+  put: Entry[];
+  deleted: Entry[];
+}
+
+export interface OpOutcome<T> {
+  state: ResourceState;
+  result: T;
+  changes: Changes;
+  /** Set when the change is kept but the caller is answered with this error (a record in reserve). */
+  error?: SignpostError;
+}
+
+export type EmptyResult = { [k: string]: never };
+
+const noChanges = (): Changes => ({ put: [], deleted: [] });
+const unchanged = <T>(state: ResourceState, result: T): OpOutcome<T> => ({ state, result, changes: noChanges() });
+
+export function emptyState(): ResourceState {
+  return { stored: null, entries: new Map() };
+}
+
+export function stateFromEntries(stored: StoredKey | null, entries: Iterable<Entry>): ResourceState {
+  const map = new Map<string, Entry>();
+  for (const e of entries) map.set(entrySlotKey(e), e);
+  return { stored, entries: map };
+}
+
+export function entrySlotKey(e: Entry): string {
+  return e.kind === 'record' ? slotKey(e.record.metadata.issued_by, e.record.metadata.peer_id) : slotKey(e.tombstone.issued_by, e.tombstone.peer_id);
+}
+
+function requireKey(state: ResourceState, keyId: string): StoredKey {
+  if (!state.stored) throw new SignpostError('key_not_found', `Key ${keyId} is not held by this node`);
+  return state.stored;
+}
+
+function sameKey(a: Key, b: Key): boolean {
+  return a.timestamp_created === b.timestamp_created && a.signature === b.signature && a.label === b.label &&
+    a.challenge === b.challenge && a.challenge_type === b.challenge_type;
+}
+
+/**
+ * `register_key` and `republish_key` (SPEC §4.2). Register stores a new or winning key as never
+ * published and refuses a losing one (`key_outdated`); republish marks the key published now and
+ * ignores a losing one.
+ */
+export function putKey(state: ResourceState, key: Key, mode: 'register' | 'republish', ctx: RuleContext): OpOutcome<{ key_id: string }> {
+  checkKeyTime(key, ctx);
+  const stored = state.stored;
+  const identical = stored !== null && sameKey(stored.key, key);
+  if (!identical) verifyKey(key);
+  const result = { key_id: key.id };
+  const published = mode === 'republish' ? ctx.now : null;
+  if (stored === null || (!identical && compareKeys(key, stored.key) > 0)) {
+    const next: StoredKey = { key, published };
+    return { state: { stored: next, entries: state.entries }, result, changes: { key: next, put: [], deleted: [] } };
+  }
+  if (identical) {
+    if (mode === 'register') return unchanged(state, result);
+    const next: StoredKey = { key: stored.key, published };
+    return { state: { stored: next, entries: state.entries }, result, changes: { key: next, put: [], deleted: [] } };
+  }
+  if (mode === 'register') {
+    throw new SignpostError('key_outdated', `Key ${key.id}: a newer version is stored (timestamp_created ${stored.key.timestamp_created}, this one ${key.timestamp_created})`);
+  }
+  return unchanged(state, result);
+}
+
+/** Access policy and proof of work (SPEC §6) of one entry under the stored key. */
+function checkPolicy(stored: StoredKey, e: Entry): void {
+  const policy = keyPolicy(stored.key) ?? { type: 'open' as const };
+  if (entryAllowed(e, policy)) return;
+  const issuer = e.kind === 'record' ? e.record.metadata.issued_by : e.tombstone.issued_by;
+  if (policy.type === 'owner') {
+    throw new SignpostError('policy_violation', `Key ${stored.key.id} is owner/v1: only its owner ${policy.owner} may write, not ${issuer}`);
+  }
+  if (policy.type === 'hashcash' && e.kind === 'record') {
+    throw new SignpostError('insufficient_work', `Record by ${issuer}: proof of work has ${e.bits} bits, key ${stored.key.id} needs ${policy.minBits}`);
+  }
+  throw new SignpostError('policy_violation', `Entry by ${issuer} is not allowed by key ${stored.key.id}`);
+}
+
+/** Stores an entry by the slot order and the entry bound (SPEC §4.3, §4.4). */
+function storeEntry(state: ResourceState, e: Entry, ctx: RuleContext): { state: ResourceState; changes: Changes; outcome: 'stored' | 'identical' | 'lost' } {
+  const applied = applyEntry(state, e);
+  if (applied.outcome !== 'stored') return { state, changes: noChanges(), outcome: applied.outcome };
+  const bounded = enforceEntryBound(applied.state, ctx);
+  const deleted = bounded.dropped.map((slot) => applied.state.entries.get(slot)!).filter((d) => d !== e);
+  const keptNew = bounded.state.entries.has(entrySlotKey(e));
+  return { state: bounded.state, changes: { put: keptNew ? [e] : [], deleted }, outcome: keptNew ? 'stored' : 'lost' };
+}
+
+function describeSlot(e: Entry): string {
+  const s = e.kind === 'record' ? e.record.metadata : e.tombstone;
+  return `${s.key_id}/${s.issued_by}/${s.peer_id}`;
+}
+
+/** Verification steps 2–5 of SPEC §3.5 for a record; returns its entry. */
+function admitRecord(state: ResourceState, record: Record, ctx: RuleContext, keyId: string): RecordEntry {
+  checkRecordTime(record, ctx);
+  const stored = requireKey(state, keyId);
+  const e = recordEntry(record);
+  checkPolicy(stored, e);
+  const current = state.entries.get(entrySlotKey(e));
+  const identical = current?.kind === 'record' && current.digest === e.digest && current.record.signature === record.signature;
+  if (!identical) verifyRecord(record, metadataDigest(record.metadata));
+  return e;
+}
+
+function admitTombstone(state: ResourceState, t: Tombstone, ctx: RuleContext, keyId: string): TombstoneEntry {
+  checkTombstoneTime(t, ctx);
+  const stored = requireKey(state, keyId);
+  const e = tombstoneEntry(t);
+  checkPolicy(stored, e);
+  const current = state.entries.get(entrySlotKey(e));
+  if (!(current?.kind === 'tombstone' && current.digest === e.digest && current.tombstone.issuer_signature === t.issuer_signature)) verifyTombstone(t);
+  return e;
+}
+
+/** `put_record` (SPEC §4.3, §4.4): a record in reserve is kept and answered `records_limit_exceeded`. */
+export function putRecord(state: ResourceState, record: Record, ctx: RuleContext): OpOutcome<EmptyResult> {
+  const e = admitRecord(state, record, ctx, record.metadata.key_id);
+  const stored = storeEntry(state, e, ctx);
+  if (stored.outcome === 'lost') {
+    throw new SignpostError('newer_entry_exists', `Record ${describeSlot(e)}: the stored entry of this slot wins over timestamp_issued ${record.metadata.timestamp_issued}`);
+  }
+  const slot = entrySlotKey(e);
+  if (!isHostRecord(e, ctx.hostPeerId) && !isServed(stored.state, slot, ctx)) {
+    const err = new SignpostError('records_limit_exceeded', `Record ${describeSlot(e)} is kept in reserve: key ${record.metadata.key_id} already serves ${ctx.cfg.records_limit} better-ranked records`, { reserved: true });
+    return { state: stored.state, result: {}, changes: stored.changes, error: err };
+  }
+  return { state: stored.state, result: {}, changes: stored.changes };
+}
+
+/** `add_tombstone` (SPEC §4.3). */
+export function addTombstone(state: ResourceState, t: Tombstone, ctx: RuleContext): OpOutcome<EmptyResult> {
+  const e = admitTombstone(state, t, ctx, t.key_id);
+  const stored = storeEntry(state, e, ctx);
+  if (stored.outcome === 'lost') {
+    throw new SignpostError('newer_entry_exists', `Tombstone ${describeSlot(e)}: the stored entry of this slot wins over timestamp_issued ${t.timestamp_issued}`);
+  }
+  return { state: stored.state, result: {}, changes: stored.changes };
+}
+
+export interface RepublishResult {
+  updated: number;
+  rejected: { index: number; code: ErrorCode }[];
+}
+
+/**
+ * `republish_records` / `republish_tombstones` (SPEC §4.3): each entry verified on its own; losing
+ * entries and entries the limit does not serve are skipped (kept by the slot order, as every replica
+ * keeps them), failures are listed, one bad entry never blocks the others.
+ */
+export function republishEntries(state: ResourceState, kind: 'record' | 'tombstone', raw: readonly unknown[], keyId: string, ctx: RuleContext): OpOutcome<RepublishResult> {
+  requireKey(state, keyId);
+  let current = state;
+  const changes = noChanges();
+  const result: RepublishResult = { updated: 0, rejected: [] };
+  raw.forEach((item, index) => {
+    try {
+      let e: Entry;
+      if (kind === 'record') {
+        const r = parseRecord(item, `records[${index}]`);
+        if (r.metadata.key_id !== keyId) throw new SignpostError('invalid_params', `records[${index}] belongs to another key`);
+        e = admitRecord(current, r, ctx, keyId);
+      } else {
+        const t = parseTombstone(item, `tombstones[${index}]`);
+        if (t.key_id !== keyId) throw new SignpostError('invalid_params', `tombstones[${index}] belongs to another key`);
+        e = admitTombstone(current, t, ctx, keyId);
+      }
+      const stored = storeEntry(current, e, ctx);
+      if (stored.outcome !== 'stored') return;
+      current = stored.state;
+      result.updated++;
+      mergeChanges(changes, stored.changes);
+    } catch (err) {
+      result.rejected.push({ index, code: err instanceof SignpostError ? err.code : 'internal_error' });
+    }
+  });
+  return { state: current, result, changes };
+}
+
+function mergeChanges(into: Changes, more: Changes): void {
+  const removedSlots = new Set(more.deleted.map(entrySlotKey));
+  into.put = into.put.filter((e) => !removedSlots.has(entrySlotKey(e)));
+  for (const e of more.put) {
+    const slot = entrySlotKey(e);
+    into.put = into.put.filter((p) => entrySlotKey(p) !== slot);
+    into.put.push(e);
+  }
+  into.deleted.push(...more.deleted);
+  if (more.key !== undefined) into.key = more.key;
+}
+
+// ---- reads ----
+
+export function getKey(state: ResourceState, keyId: string): Key {
+  return requireKey(state, keyId).key;
+}
+
+export function getRecords(state: ResourceState, keyId: string, ctx: RuleContext): Record[] {
+  requireKey(state, keyId);
+  return servedRecords(state, ctx).map((e) => e.record);
+}
+
+export function getTombstones(state: ResourceState, keyId: string, ctx: RuleContext): Tombstone[] {
+  requireKey(state, keyId);
+  return visibleTombstones(state, ctx).map((e) => e.tombstone);
+}
+
+export interface KeyItem {
+  key: Key;
+  records: Record[];
+  tombstones: Tombstone[];
+}
+
+/** The item `list_keys` and `evict_stale` return for a held key. */
+export function keyItem(state: ResourceState, ctx: RuleContext): KeyItem | null {
+  if (!state.stored) return null;
+  return {
+    key: state.stored.key,
+    records: servedRecords(state, ctx).map((e) => e.record),
+    tombstones: visibleTombstones(state, ctx).map((e) => e.tombstone),
+  };
+}
+
+/** `evict_stale`'s share of one key (SPEC §4.5): the item when the key is stale, else null. */
+export function staleItem(state: ResourceState, ctx: RuleContext): KeyItem | null {
+  return state.stored && isKeyStale(state.stored, ctx) ? keyItem(state, ctx) : null;
+}
+
+export interface ClearCounts {
+  count_keys: number;
+  count_records: number;
+  count_tombstones: number;
+}
+
+/** `clear_expired`'s share of one key (SPEC §4.5). */
+export function clearExpired(state: ResourceState, ctx: RuleContext): OpOutcome<ClearCounts> {
+  if (!state.stored) return unchanged(state, { count_keys: 0, count_records: 0, count_tombstones: 0 });
+  const out = clearExpiredRule(state, ctx);
+  const result = { count_keys: out.deleteKey ? 1 : 0, count_records: out.count_records, count_tombstones: out.count_tombstones };
+  if (out.deleteKey) {
+    return { state: emptyState(), result, changes: { key: null, put: [], deleted: [...state.entries.values()] } };
+  }
+  const deleted = out.deleted.map((slot) => state.entries.get(slot)!).filter(Boolean);
+  return { state: out.state, result, changes: { put: [], deleted } };
+}

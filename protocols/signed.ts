@@ -1,0 +1,119 @@
+/**
+ * Signature checks of SPEC §3.5 step 5 and the makers of signed objects (used by the SDK, the CLI,
+ * the node for host records, the tests and the benches).
+ */
+import { SignpostError } from './errors.js';
+import { base64urlEncode, toHex } from './encoding.js';
+import { verifyStrict } from './crypto.js';
+import { publicKeyOf, sign, type Identity } from './identity.js';
+import { b64, keyDigest, metadataDigest, recordDigest, resourceId, tombstoneDigest } from './objects.js';
+import { leadingZeroBits, workHash } from './pow.js';
+import type { ChallengeType, Key, Record, RecordEntry, RecordMetadata, Tombstone, TombstoneEntry } from './types.js';
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new SignpostError('invalid_signature', `${what} does not verify`);
+}
+
+function verifyBy(peerId: string, digest: Uint8Array, sig: string): boolean {
+  const pk = publicKeyOf(peerId);
+  return pk !== null && verifyStrict(pk, digest, b64(sig));
+}
+
+export function verifyKey(key: Key): void {
+  check(verifyBy(key.owner_peer_id, keyDigest(key), key.signature), `Key ${key.id}: signature by owner ${key.owner_peer_id}`);
+}
+
+/** Digest and pow bits of a record: what the rules need, computed once. */
+export function recordEntry(record: Record): RecordEntry {
+  const md = metadataDigest(record.metadata);
+  return { kind: 'record', record, digest: toHex(recordDigest(record, md)), bits: leadingZeroBits(workHash(md)) };
+}
+
+export function tombstoneEntry(t: Tombstone): TombstoneEntry {
+  return { kind: 'tombstone', tombstone: t, digest: toHex(tombstoneDigest(t)) };
+}
+
+/** Both signatures of a record: the issuer's over the metadata, the host's over the record. */
+export function verifyRecord(record: Record, md: Uint8Array = metadataDigest(record.metadata)): void {
+  const m = record.metadata;
+  check(verifyBy(m.issued_by, md, m.issuer_signature), `Record ${m.key_id}/${m.issued_by}/${m.peer_id}: issuer_signature by ${m.issued_by}`);
+  check(verifyBy(m.peer_id, recordDigest(record, md), record.signature), `Record ${m.key_id}/${m.issued_by}/${m.peer_id}: host signature by ${m.peer_id}`);
+}
+
+export function verifyTombstone(t: Tombstone): void {
+  check(verifyBy(t.issued_by, tombstoneDigest(t), t.issuer_signature), `Tombstone ${t.key_id}/${t.issued_by}/${t.peer_id}: issuer_signature by ${t.issued_by}`);
+}
+
+// ---- makers ----
+
+export function makeKey(owner: Identity, opts: { label: string; timestamp_created: number; challenge?: Uint8Array; challenge_type?: ChallengeType }): Key {
+  const unsigned = {
+    id: resourceId(opts.label, owner.peerId),
+    label: opts.label,
+    owner_peer_id: owner.peerId,
+    timestamp_created: opts.timestamp_created,
+    challenge: base64urlEncode(opts.challenge ?? new Uint8Array(0)),
+    challenge_type: opts.challenge_type ?? '',
+    signature: '',
+  };
+  return { ...unsigned, signature: base64urlEncode(sign(owner, keyDigest(unsigned))) };
+}
+
+export type MetadataFields = Omit<RecordMetadata, 'issued_by' | 'issuer_signature' | 'solution' | 'relay_id' | 'service_id' | 'value'> &
+  Partial<Pick<RecordMetadata, 'value' | 'relay_id' | 'service_id' | 'solution'>>;
+
+export function makeMetadata(issuer: Identity, f: MetadataFields): RecordMetadata {
+  const unsigned: RecordMetadata = {
+    key_id: f.key_id,
+    issued_by: issuer.peerId,
+    peer_id: f.peer_id,
+    timestamp_issued: f.timestamp_issued,
+    solution: f.solution ?? '',
+    value: f.value ?? '',
+    relay_id: f.relay_id ?? [],
+    service_id: f.service_id ?? [],
+    issuer_signature: '',
+  };
+  return { ...unsigned, issuer_signature: base64urlEncode(sign(issuer, metadataDigest(unsigned))) };
+}
+
+/** The host co-signs metadata (whose `peer_id` must be the host) at `timestamp_created`. */
+export function makeRecord(host: Identity, metadata: RecordMetadata, timestamp_created: number): Record {
+  const unsigned: Record = { metadata, timestamp_created, signature: '' };
+  return { ...unsigned, signature: base64urlEncode(sign(host, recordDigest(unsigned))) };
+}
+
+export function makeTombstone(issuer: Identity, f: { key_id: string; peer_id: string; timestamp_issued: number; solution?: string }): Tombstone {
+  const unsigned: Tombstone = {
+    key_id: f.key_id,
+    issued_by: issuer.peerId,
+    peer_id: f.peer_id,
+    timestamp_issued: f.timestamp_issued,
+    solution: f.solution ?? '',
+    issuer_signature: '',
+  };
+  return { ...unsigned, issuer_signature: base64urlEncode(sign(issuer, tombstoneDigest(unsigned))) };
+}
+
+/**
+ * Searches `solution` values (8-byte counters) until the work hash has at least `minBits` leading zero
+ * bits; returns the signed metadata. Bounded by `maxTries`.
+ */
+export function mineMetadata(issuer: Identity, f: MetadataFields, minBits: number, maxTries = 1 << 26): RecordMetadata {
+  const sol = new Uint8Array(8);
+  const view = new DataView(sol.buffer);
+  for (let i = 0; i < maxTries; i++) {
+    view.setUint32(0, i, true);
+    const candidate = { ...f, solution: base64urlEncode(sol) };
+    const unsigned = makeUnsignedMetadata(issuer.peerId, candidate);
+    if (leadingZeroBits(workHash(metadataDigest(unsigned))) >= minBits) return makeMetadata(issuer, candidate);
+  }
+  throw new Error(`no solution with ${minBits} bits in ${maxTries} tries`);
+}
+
+function makeUnsignedMetadata(issuedBy: string, f: MetadataFields): RecordMetadata {
+  return {
+    key_id: f.key_id, issued_by: issuedBy, peer_id: f.peer_id, timestamp_issued: f.timestamp_issued,
+    solution: f.solution ?? '', value: f.value ?? '', relay_id: f.relay_id ?? [], service_id: f.service_id ?? [], issuer_signature: '',
+  };
+}

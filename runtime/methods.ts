@@ -1,0 +1,244 @@
+/**
+ * The JSON-RPC methods of one node (SPEC §9.1, §9.3, §9.4): params checked at the edge, then handed to
+ * the resource shard. Method names are a public interface.
+ */
+import { SignpostError } from '../protocols/errors.js';
+import { base64urlDecode, base64urlEncode, compareUtf8 } from '../protocols/encoding.js';
+import { publicKeyOf, sessionDigest } from '../protocols/identity.js';
+import { randomBytes, verifyStrict } from '../protocols/crypto.js';
+import { resourceId } from '../protocols/objects.js';
+import { mergeEntries, mergeKeys } from '../protocols/rules.js';
+import { recordEntry } from '../protocols/signed.js';
+import {
+  expectBytes,
+  expectFields,
+  expectPeerId,
+  expectResourceId,
+  expectString,
+  expectTimestamp,
+  isPlainObject,
+  parseKey,
+  parseRecord,
+  parseTombstone,
+} from '../protocols/validate.js';
+import { LIMITS } from '../protocols/types.js';
+import type { RpcConnection, RpcDispatcher } from './rpc-server.js';
+import type { ResourceShard } from './shard.js';
+import type { ManualClock, Clock } from './clock.js';
+
+export interface NodeFacade {
+  peerId: string;
+  version: string;
+  addresses(): string[];
+  startedAtMs: number;
+  clock: Clock;
+  shard: ResourceShard;
+}
+
+type Handler = (params: { [k: string]: unknown }, conn: RpcConnection) => unknown | Promise<unknown>;
+
+/** Checks a method's params object: named only, no unknown fields. */
+function params(method: string, p: unknown, required: readonly string[], optional: readonly string[] = []): { [k: string]: unknown } {
+  if (p === undefined && required.length === 0) return {};
+  if (Array.isArray(p)) throw new SignpostError('invalid_params', `${method}: params must be an object of named params, not a list`);
+  if (!isPlainObject(p)) throw new SignpostError('invalid_params', `${method}: params must be an object`);
+  return expectFields(p, 'params', required, optional);
+}
+
+const MAX_REPUBLISH = 4096;
+
+function expectList(x: unknown, path: string, max: number): unknown[] {
+  if (!Array.isArray(x)) throw new SignpostError('invalid_params', `${path} must be a list`);
+  if (x.length > max) throw new SignpostError('invalid_params', `${path} holds at most ${max} items`);
+  return x;
+}
+
+/** The one key id a republish batch is about (SPEC §4.3: entries of two keys are `invalid_params`). */
+function batchKeyId(items: unknown[], keyOf: (item: unknown) => unknown, path: string): string | null {
+  let keyId: string | null = null;
+  items.forEach((item, i) => {
+    const k = keyOf(item);
+    if (typeof k !== 'string') return;
+    try {
+      expectResourceId(k, `${path}[${i}].key_id`);
+    } catch {
+      return;
+    }
+    if (keyId !== null && k !== keyId) throw new SignpostError('invalid_params', `${path} must all belong to one key: ${keyId} and ${k}`);
+    keyId = k;
+  });
+  return keyId;
+}
+
+export function createDispatcher(node: NodeFacade): RpcDispatcher {
+  const shard = node.shard;
+  const manual = node.clock.kind === 'manual' ? (node.clock as ManualClock) : null;
+
+  const methods: { [name: string]: { required: readonly string[]; optional?: readonly string[]; run: Handler } } = {
+    'registry.get_key_id': {
+      required: ['label', 'owner_peer_id'],
+      run: (p) => {
+        const label = expectString(p.label, 'label', LIMITS.label);
+        const owner = expectString(p.owner_peer_id, 'owner_peer_id', 128);
+        expectPeerId(owner, 'owner_peer_id');
+        return resourceId(label, owner);
+      },
+    },
+    'registry.register_key': {
+      required: ['key'],
+      run: (p) => {
+        const key = parseKey(p.key);
+        return shard.request(key.id, { type: 'register_key', key });
+      },
+    },
+    'registry.republish_key': {
+      required: ['key'],
+      run: async (p) => {
+        const key = parseKey(p.key);
+        await shard.request(key.id, { type: 'republish_key', key });
+        return {};
+      },
+    },
+    'registry.get_key_metadata': {
+      required: ['key_id'],
+      run: (p) => shard.request(expectResourceId(p.key_id, 'key_id'), { type: 'get_key_metadata' }),
+    },
+    'registry.put_record': {
+      required: ['record'],
+      run: (p) => {
+        const record = parseRecord(p.record);
+        return shard.request(record.metadata.key_id, { type: 'put_record', record });
+      },
+    },
+    'registry.get_records': {
+      required: ['key_id'],
+      run: (p) => shard.request(expectResourceId(p.key_id, 'key_id'), { type: 'get_records' }),
+    },
+    'registry.add_tombstone': {
+      required: ['tombstone'],
+      run: (p) => {
+        const tombstone = parseTombstone(p.tombstone);
+        return shard.request(tombstone.key_id, { type: 'add_tombstone', tombstone });
+      },
+    },
+    'registry.get_tombstones': {
+      required: ['key_id'],
+      run: (p) => shard.request(expectResourceId(p.key_id, 'key_id'), { type: 'get_tombstones' }),
+    },
+    'registry.republish_records': {
+      required: ['records'],
+      run: (p) => {
+        const items = expectList(p.records, 'records', MAX_REPUBLISH);
+        const keyId = batchKeyId(items, (r) => (isPlainObject(r) && isPlainObject(r.metadata) ? r.metadata.key_id : undefined), 'records');
+        if (keyId === null) return { updated: 0, rejected: items.map((_, index) => ({ index, code: 'invalid_params' })) };
+        return shard.request(keyId, { type: 'republish_records', items });
+      },
+    },
+    'registry.republish_tombstones': {
+      required: ['tombstones'],
+      run: (p) => {
+        const items = expectList(p.tombstones, 'tombstones', MAX_REPUBLISH);
+        const keyId = batchKeyId(items, (t) => (isPlainObject(t) ? t.key_id : undefined), 'tombstones');
+        if (keyId === null) return { updated: 0, rejected: items.map((_, index) => ({ index, code: 'invalid_params' })) };
+        return shard.request(keyId, { type: 'republish_tombstones', items });
+      },
+    },
+    'registry.evict_stale': { required: [], run: () => shard.evictStale() },
+    'registry.clear_expired': { required: [], run: () => shard.clearExpired() },
+    'registry.merge': {
+      required: ['records'],
+      run: (p) => {
+        const lists = expectList(p.records, 'records', MAX_REPUBLISH).map((l, i) =>
+          expectList(l, `records[${i}]`, MAX_REPUBLISH).map((r, j) => recordEntry(parseRecord(r, `records[${i}][${j}]`))),
+        );
+        return mergeEntries(lists).map((e) => (e.kind === 'record' ? e.record : null));
+      },
+    },
+    'registry.merge_keys': {
+      required: ['keys'],
+      run: (p) => {
+        const keys = expectList(p.keys, 'keys', MAX_REPUBLISH).map((k, i) => parseKey(k, `keys[${i}]`));
+        if (keys.length === 0) throw new SignpostError('invalid_params', 'keys must not be empty');
+        if (keys.some((k) => k.id !== keys[0].id)) throw new SignpostError('invalid_params', 'keys must all have the same id');
+        return mergeKeys(keys);
+      },
+    },
+    'registry.list_keys': {
+      required: [],
+      optional: ['after', 'limit'],
+      run: (p) => {
+        const after = p.after === undefined || p.after === null ? null : expectString(p.after, 'after', 64);
+        const limit = p.limit === undefined ? 100 : expectTimestamp(p.limit, 'limit');
+        if (limit < 1 || limit > 1000) throw new SignpostError('invalid_params', `limit must be 1..1000, got ${limit}`);
+        const page = shard.listKeys(after, limit);
+        return { keys: page.items, next: page.more ? page.last : null };
+      },
+    },
+    'session.challenge': {
+      required: [],
+      run: (_p, conn) => {
+        const nonce = randomBytes(32);
+        conn.session.nonce = nonce;
+        return { nonce: base64urlEncode(nonce) };
+      },
+    },
+    'session.authenticate': {
+      required: ['peer_id', 'signature'],
+      run: (p, conn) => {
+        const peerId = expectString(p.peer_id, 'peer_id', 128);
+        const signature = expectBytes(p.signature, 'signature', LIMITS.signature, true);
+        expectPeerId(peerId, 'peer_id');
+        const nonce = conn.session.nonce;
+        conn.session.nonce = null; // a nonce serves one attempt
+        if (!nonce) throw new SignpostError('unauthorized', 'session.authenticate: no current nonce; call session.challenge first');
+        const ok = verifyStrict(publicKeyOf(peerId)!, sessionDigest(nonce, node.peerId), base64urlDecode(signature)!);
+        if (!ok) throw new SignpostError('invalid_signature', `session.authenticate: signature by ${peerId} over the session digest does not verify`);
+        conn.session.peerId = peerId;
+        return { peer_id: peerId };
+      },
+    },
+    'node.info': {
+      required: [],
+      run: () => ({
+        peer_id: node.peerId,
+        version: node.version,
+        addresses: node.addresses(),
+        uptime_s: Math.floor((Date.now() - node.startedAtMs) / 1000),
+        now: node.clock.now(),
+      }),
+    },
+    'node.peers': { required: [], run: () => [] },
+    'actors.list': {
+      required: [],
+      run: () => shard.actors().sort((a, b) => compareUtf8(a.id, b.id)),
+    },
+    'actors.get': {
+      required: ['id'],
+      run: (p) => shard.actor(expectString(p.id, 'id', 256)),
+    },
+  };
+
+  if (manual) {
+    methods['debug.set_time'] = {
+      required: ['now'],
+      run: async (p) => ({ now: await manual.set(expectTimestamp(p.now, 'now')) }),
+    };
+    methods['debug.advance_time'] = {
+      required: ['seconds'],
+      run: async (p) => {
+        if (typeof p.seconds === 'number' && Number.isSafeInteger(p.seconds) && p.seconds < 0) {
+          throw new SignpostError('invalid_params', `debug.advance_time: time never goes backwards (seconds ${p.seconds})`);
+        }
+        return { now: await manual.advance(expectTimestamp(p.seconds, 'seconds')) };
+      },
+    };
+  }
+
+  return {
+    has: (method) => Object.hasOwn(methods, method),
+    async call(method, raw, conn) {
+      const m = methods[method];
+      return m.run(params(method, raw, m.required, m.optional), conn);
+    },
+  };
+}

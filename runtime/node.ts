@@ -1,0 +1,141 @@
+/**
+ * Composes one node from its config (DESIGN: runtime/node.ts): identity, store, clock, resource shard,
+ * one HTTP server with the JSON-RPC WebSocket at /rpc, /healthz and the page at /.
+ */
+import http from 'node:http';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/index.js';
+import { useCryptoBackend } from '../protocols/crypto.js';
+import { generateIdentity, identityFromFile, identityToFile, isValidPeerId, type Identity } from '../protocols/identity.js';
+import { DEFAULT_RULE_CONFIG, type RuleConfig } from '../protocols/types.js';
+import { nodeCryptoBackend } from './crypto-node.js';
+import { ManualClock, SystemClock, type Clock } from './clock.js';
+import { openStore, type Store } from './store.js';
+import { ResourceShard } from './shard.js';
+import { attachRpcServer } from './rpc-server.js';
+import { createDispatcher } from './methods.js';
+import { VERSION } from './version.js';
+import { logger, type Logger } from './log.js';
+
+export interface RunningNode {
+  identity: Identity;
+  config: Config;
+  clock: Clock;
+  store: Store;
+  shard: ResourceShard;
+  /** Base URL of the node, e.g. ws://127.0.0.1:7070 */
+  url: string;
+  rpcUrl: string;
+  visualiserUrl: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Loads `<file>` or creates it with a new key pair (mode 0600). */
+export function loadOrCreateIdentity(file: string): Identity {
+  if (existsSync(file)) {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+    }
+    return identityFromFile(json, file);
+  }
+  const id = generateIdentity();
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(identityToFile(id), null, 2) + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return id;
+}
+
+export function ruleConfigOf(c: Config): RuleConfig {
+  const r = { ...DEFAULT_RULE_CONFIG };
+  for (const k of Object.keys(r) as (keyof RuleConfig)[]) r[k] = c[k];
+  return r;
+}
+
+export async function startNode(config: Config, log: Logger = logger(config.log_level)): Promise<RunningNode> {
+  useCryptoBackend(nodeCryptoBackend());
+  for (const a of config.admins) if (!isValidPeerId(a)) throw new Error(`config: "admins" holds an invalid peer id: ${a}`);
+  mkdirSync(config.data_dir, { recursive: true });
+  const identity = loadOrCreateIdentity(config.identity);
+  const clock: Clock = config.clock === 'manual' ? new ManualClock(config.clock_start) : new SystemClock();
+  const store = await openStore({ dataDir: config.data_dir });
+  const rules = ruleConfigOf(config);
+  const shard = new ResourceShard({
+    store,
+    now: () => clock.now(),
+    passivateAfterMs: config.passivate_after_ms,
+    ruleContext: () => ({ now: clock.now(), cfg: rules, hostPeerId: identity.peerId }),
+  });
+
+  const startedAtMs = Date.now();
+  let baseUrl = '';
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, peer_id: identity.peerId }));
+    } else if (req.method === 'GET' && path === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(placeholderPage(identity.peerId, baseUrl));
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  const dispatcher = createDispatcher({
+    peerId: identity.peerId,
+    version: VERSION,
+    addresses: () => [baseUrl],
+    startedAtMs,
+    clock,
+    shard,
+  });
+  const rpc = attachRpcServer(server, '/rpc', dispatcher, config, (msg, fields) => log.warn(msg, fields));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  baseUrl = `ws://${host}:${port}`;
+
+  let stopping: Promise<void> | null = null;
+  return {
+    identity,
+    config,
+    clock,
+    store,
+    shard,
+    url: baseUrl,
+    rpcUrl: `${baseUrl}/rpc`,
+    visualiserUrl: `http://${host}:${port}/`,
+    port,
+    stop() {
+      stopping ??= (async () => {
+        await rpc.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections?.();
+        await shard.close();
+        await store.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function placeholderPage(peerId: string, url: string): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Signpost node ${escapeHtml(peerId.slice(-8))}</title></head>
+<body style="font-family: system-ui, sans-serif; margin: 2rem">
+<h1>Signpost node</h1>
+<p>Peer id: <code>${escapeHtml(peerId)}</code></p>
+<p>JSON-RPC: <code>${escapeHtml(url)}/rpc</code></p>
+<p>The actor visualiser will live on this page.</p>
+</body></html>`;
+}

@@ -1,0 +1,108 @@
+/**
+ * Starts a real `signpost node start` process on a free loopback port (the built CLI in dist/), and
+ * gives tests its URLs and an RPC client. Used by every black-box test.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RpcClient } from '../../runtime/rpc-client.js';
+import { identityToFile, type Identity } from '../../protocols/identity.js';
+
+const BIN = fileURLToPath(new URL('../../bin/signpost.mjs', import.meta.url));
+
+export interface NodeProcessOptions {
+  /** Data directory; a fresh temporary one by default. */
+  dataDir?: string;
+  /** Node identity to write into the data dir before start (so a test can sign host records). */
+  identity?: Identity;
+  /** Extra config keys, passed as SIGNPOST_* environment variables. */
+  env?: Record<string, string | number>;
+  /** Extra CLI flags. */
+  args?: string[];
+  /** Manual clock (test mode) unless false. */
+  manual?: boolean;
+}
+
+export interface NodeProcess {
+  child: ChildProcess;
+  peerId: string;
+  rpcUrl: string;
+  httpUrl: string;
+  dataDir: string;
+  stdout: () => string;
+  stderr: () => string;
+  client(): Promise<RpcClient>;
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait. */
+  kill(): Promise<void>;
+}
+
+export function tempDir(prefix = 'signpost-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<NodeProcess> {
+  const dataDir = opts.dataDir ?? tempDir();
+  if (opts.identity) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, 'identity.json'), JSON.stringify(identityToFile(opts.identity)), { mode: 0o600 });
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('SIGNPOST_')) delete env[k];
+  for (const [k, v] of Object.entries(opts.env ?? {})) env[k.startsWith('SIGNPOST_') ? k : `SIGNPOST_${k.toUpperCase()}`] = String(v);
+  const args = [BIN, 'node', 'start', '--port', '0', '--data-dir', dataDir, ...(opts.manual === false ? [] : ['--clock', 'manual']), ...(opts.args ?? [])];
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node did not start in 15 s\nstdout: ${out}\nstderr: ${err}`)), 15_000);
+    const onData = () => {
+      const m = out.match(/^Signpost node .*$/m);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        resolve(m[0]);
+      }
+    };
+    child.stdout!.on('data', onData);
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`node exited with ${code} before listening\nstderr: ${err}`));
+    });
+  });
+  const peerId = line.match(/12D3KooW\w+/)![0];
+  const rpcUrl = line.match(/ws:\/\/\S+\/rpc/)![0];
+  const httpUrl = line.match(/http:\/\/\S+\//)![0];
+  const clients: RpcClient[] = [];
+  return {
+    child,
+    peerId,
+    rpcUrl,
+    httpUrl,
+    dataDir,
+    stdout: () => out,
+    stderr: () => err,
+    async client() {
+      const c = await RpcClient.connect(rpcUrl);
+      clients.push(c);
+      return c;
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
