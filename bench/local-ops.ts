@@ -1,0 +1,208 @@
+/**
+ * bench/local-ops: one node's registry operations. Prints JSON lines:
+ *  - verify_baseline: raw single-core node:crypto Ed25519 verifies/s over the very signatures the
+ *    put_record runs carry, one cached KeyObject per distinct key;
+ *  - put_record through the RPC (a node process) with 1, 8 and 64 concurrent clients, and in-process
+ *    (the resource shard, no socket), each with `ratio_to_verify` = records/s ÷ verifies/s
+ *    (a record carries two signatures, so 0.5 is the single-core ceiling; goal ≥ 0.35 over RPC);
+ *  - get_records p50/p99 over the RPC with 10 000 resources × 32 records (goal p99 < 2 ms).
+ *
+ * Run: npm run bench:local-ops   (env BENCH_SCALE=0.1 for a quick run)
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { useCryptoBackend } from '../protocols/crypto.js';
+import { base64urlDecode } from '../protocols/encoding.js';
+import { identityFromSeed, publicKeyOf, type Identity } from '../protocols/identity.js';
+import { metadataDigest, recordDigest } from '../protocols/objects.js';
+import { makeKey, makeMetadata, makeRecord, recordEntry } from '../protocols/signed.js';
+import { DEFAULT_RULE_CONFIG, type Key, type Record as ProviderRecord } from '../protocols/types.js';
+import { nodeCryptoBackend } from '../runtime/crypto-node.js';
+import { RpcClient } from '../runtime/rpc-client.js';
+import { openStore } from '../runtime/store.js';
+import { ResourceShard, toStoreWrites } from '../runtime/shard.js';
+import { stateFromEntries } from '../protocols/registry.js';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const BIN = fileURLToPath(new URL('../../bin/signpost.mjs', import.meta.url));
+
+function emit(line: object): void {
+  process.stdout.write(JSON.stringify({ bench: 'local-ops', ...line }) + '\n');
+}
+
+function identity(n: number): Identity {
+  const seed = new Uint8Array(32);
+  new DataView(seed.buffer).setUint32(0, n + 1, true);
+  seed[31] = 0x5b;
+  return identityFromSeed(seed);
+}
+
+/** `keys` resources with `perKey` records each, each record issued and hosted by one of `perKey` peers. */
+function makeWorkload(keys: number, perKey: number, now: number, salt: number): { keyObjs: Key[]; records: ProviderRecord[] } {
+  const owner = identity(100_000 + salt);
+  const issuers = Array.from({ length: perKey }, (_, i) => identity(i));
+  const keyObjs: Key[] = [];
+  const records: ProviderRecord[] = [];
+  for (let k = 0; k < keys; k++) {
+    const key = makeKey(owner, { label: `bench-${salt}-${k}`, timestamp_created: now });
+    keyObjs.push(key);
+    issuers.forEach((issuer, i) => {
+      const md = makeMetadata(issuer, { key_id: key.id, peer_id: issuer.peerId, timestamp_issued: now - i, value: `wss://svc-${i}.example/${k}` });
+      records.push(makeRecord(issuer, md, now));
+    });
+  }
+  return { keyObjs, records };
+}
+
+/** Raw verifies/s on one core over the records' two signatures, one cached KeyObject per key. */
+function verifyBaseline(records: ProviderRecord[]): number {
+  const cache = new Map<string, KeyObject>();
+  const keyObject = (peerId: string) => {
+    let k = cache.get(peerId);
+    if (!k) {
+      const pk = publicKeyOf(peerId)!;
+      k = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pk]), format: 'der', type: 'spki' });
+      cache.set(peerId, k);
+    }
+    return k;
+  };
+  const jobs = records.map((r) => {
+    const md = metadataDigest(r.metadata);
+    return [
+      [keyObject(r.metadata.issued_by), md, base64urlDecode(r.metadata.issuer_signature)!],
+      [keyObject(r.metadata.peer_id), recordDigest(r, md), base64urlDecode(r.signature)!],
+    ] as const;
+  });
+  const t0 = performance.now();
+  let n = 0;
+  for (const pair of jobs) for (const [k, msg, sig] of pair) if (verify(null, msg, k, sig)) n++;
+  const s = (performance.now() - t0) / 1000;
+  if (n !== jobs.length * 2) throw new Error('baseline verify failed');
+  return n / s;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function startNodeProcess(dataDir: string, env: Record<string, string> = {}): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'node', 'start', '--port', '0', '--data-dir', dataDir], {
+    env: { ...process.env, SIGNPOST_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = out.match(/ws:\/\/\S+\/rpc/);
+      if (m) resolve(m[0]);
+    });
+    child.once('exit', (c) => reject(new Error(`node exited ${c}`)));
+  });
+  return {
+    url,
+    stop: () => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+async function putOverRpc(url: string, keys: Key[], records: ProviderRecord[], clients: number): Promise<number> {
+  const conns = await Promise.all(Array.from({ length: clients }, () => RpcClient.connect(url)));
+  await Promise.all(keys.map((key, i) => conns[i % clients].call('registry.register_key', { key })));
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    conns.map(async (c) => {
+      for (let i = next++; i < records.length; i = next++) await c.call('registry.put_record', { record: records[i] });
+    }),
+  );
+  const rate = records.length / ((performance.now() - t0) / 1000);
+  await Promise.all(conns.map((c) => c.close()));
+  return rate;
+}
+
+async function main(): Promise<void> {
+  useCryptoBackend(nodeCryptoBackend());
+  const now = Math.floor(Date.now() / 1000);
+  const perKey = 30;
+  const putKeys = Math.max(10, Math.round(400 * SCALE));
+  const work = makeWorkload(putKeys, perKey, now, 1);
+  const verifiesPerS = verifyBaseline(work.records);
+  emit({ op: 'verify_baseline', verifies_per_s: Math.round(verifiesPerS), signatures: work.records.length * 2, cached_keys: perKey });
+  const ratio = (recordsPerS: number) => Number((recordsPerS / verifiesPerS).toFixed(3));
+
+  for (const clients of [1, 8, 64]) {
+    const dir = mkdtempSync(join(tmpdir(), 'signpost-bench-'));
+    const node = await startNodeProcess(dir);
+    const w = clients === 1 ? { keyObjs: work.keyObjs.slice(0, Math.ceil(putKeys / 4)), records: work.records.slice(0, Math.ceil(putKeys / 4) * perKey) } : work;
+    const rate = await putOverRpc(node.url, w.keyObjs, w.records, clients);
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+    emit({ op: 'put_record', via: 'rpc', clients, records: w.records.length, records_per_s: Math.round(rate), ratio_to_verify: ratio(rate), goal_ratio: 0.35 });
+  }
+
+  const hostPeerId = identity(999_999).peerId;
+  {
+    const dir = mkdtempSync(join(tmpdir(), 'signpost-bench-'));
+    const store = await openStore({ dataDir: dir });
+    const shard = new ResourceShard({
+      store,
+      now: () => now,
+      passivateAfterMs: 60_000,
+      ruleContext: () => ({ now: Math.floor(Date.now() / 1000), cfg: DEFAULT_RULE_CONFIG, hostPeerId }),
+    });
+    await Promise.all(work.keyObjs.map((key) => shard.request(key.id, { type: 'register_key', key })));
+    const t0 = performance.now();
+    await Promise.all(work.records.map((record) => shard.request(record.metadata.key_id, { type: 'put_record', record })));
+    const rate = work.records.length / ((performance.now() - t0) / 1000);
+    await shard.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+    emit({ op: 'put_record', via: 'in-process', records: work.records.length, records_per_s: Math.round(rate), ratio_to_verify: ratio(rate) });
+  }
+
+  {
+    const resources = Math.max(100, Math.round(10_000 * SCALE));
+    const dir = mkdtempSync(join(tmpdir(), 'signpost-bench-'));
+    const store = await openStore({ dataDir: dir });
+    const owner = identity(200_000);
+    const issuers = Array.from({ length: 32 }, (_, i) => identity(i));
+    const ids: string[] = [];
+    const ctx = { now, cfg: DEFAULT_RULE_CONFIG, hostPeerId };
+    for (let k = 0; k < resources; k++) {
+      const key = makeKey(owner, { label: `get-${k}`, timestamp_created: now });
+      ids.push(key.id);
+      const entries = issuers.map((issuer, i) => recordEntry(makeRecord(issuer, makeMetadata(issuer, { key_id: key.id, peer_id: issuer.peerId, timestamp_issued: now - i, value: `wss://svc-${i}.example/${k}` }), now)));
+      const stored = { key, published: null };
+      const state = stateFromEntries(stored, entries);
+      void store.write(toStoreWrites(key.id, { key: stored, put: entries, deleted: [] }, state, ctx));
+      if (k % 500 === 499) await store.write([]);
+    }
+    await store.write([]);
+    await store.close();
+    const node = await startNodeProcess(dir);
+    const client = await RpcClient.connect(node.url);
+    const samples: number[] = [];
+    const requests = Math.max(1000, Math.round(20_000 * SCALE));
+    for (let i = 0; i < requests; i++) {
+      const id = ids[(i * 7919) % ids.length];
+      const t0 = performance.now();
+      const got = await client.call<unknown[]>('registry.get_records', { key_id: id });
+      samples.push(performance.now() - t0);
+      if (got.length !== 32) throw new Error(`expected 32 records, got ${got.length}`);
+    }
+    await client.close();
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+    samples.sort((a, b) => a - b);
+    emit({ op: 'get_records', via: 'rpc', resources, records_per_resource: 32, requests, p50_ms: Number(percentile(samples, 50).toFixed(3)), p99_ms: Number(percentile(samples, 99).toFixed(3)), goal_p99_ms: 2 });
+  }
+}
+
+await main();
