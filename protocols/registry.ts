@@ -115,14 +115,33 @@ function checkPolicy(stored: StoredKey, e: Entry): void {
   throw new SignpostError('policy_violation', `Entry by ${issuer} is not allowed by key ${stored.key.id}`);
 }
 
-/** Stores an entry by the slot order and the entry bound (SPEC §4.3, §4.4). */
-function storeEntry(state: ResourceState, e: Entry, ctx: RuleContext): { state: ResourceState; changes: Changes; outcome: 'stored' | 'identical' | 'lost' } {
+/**
+ * Stores an entry by the slot order and the entry bound (SPEC §4.3, §4.4). `lost`: the slot's stored entry
+ * wins; `dropped`: the entry won its slot but is itself the first the max_entries_per_key bound drops, so
+ * nothing is stored (the state is returned unchanged).
+ */
+function storeEntry(
+  state: ResourceState,
+  e: Entry,
+  ctx: RuleContext,
+): { state: ResourceState; changes: Changes; outcome: 'stored' | 'identical' | 'lost' | 'dropped' } {
   const applied = applyEntry(state, e);
   if (applied.outcome !== 'stored') return { state, changes: noChanges(), outcome: applied.outcome };
   const bounded = enforceEntryBound(applied.state, ctx);
-  const deleted = bounded.dropped.map((slot) => applied.state.entries.get(slot)!).filter((d) => d !== e);
-  const keptNew = bounded.state.entries.has(entrySlotKey(e));
-  return { state: bounded.state, changes: { put: keptNew ? [e] : [], deleted }, outcome: keptNew ? 'stored' : 'lost' };
+  if (!bounded.state.entries.has(entrySlotKey(e))) return { state, changes: noChanges(), outcome: 'dropped' };
+  const deleted = bounded.dropped.map((slot) => applied.state.entries.get(slot)!);
+  return { state: bounded.state, changes: { put: [e], deleted }, outcome: 'stored' };
+}
+
+/** The answer to a write the max_entries_per_key bound drops at once: not kept, not even in reserve. */
+function droppedError(e: Entry, ctx: RuleContext): SignpostError {
+  const s = e.kind === 'record' ? e.record.metadata : e.tombstone;
+  const what = e.kind === 'record' ? 'Record' : 'Tombstone';
+  return new SignpostError(
+    'records_limit_exceeded',
+    `${what} ${describeSlot(e)} is not kept: key ${s.key_id} already holds max_entries_per_key ${ctx.cfg.max_entries_per_key} entries that rank above it`,
+    { reserved: false },
+  );
 }
 
 function describeSlot(e: Entry): string {
@@ -159,6 +178,7 @@ export function putRecord(state: ResourceState, record: Record, ctx: RuleContext
   if (stored.outcome === 'lost') {
     throw new SignpostError('newer_entry_exists', `Record ${describeSlot(e)}: the stored entry of this slot wins over timestamp_issued ${record.metadata.timestamp_issued}`);
   }
+  if (stored.outcome === 'dropped') throw droppedError(e, ctx);
   const slot = entrySlotKey(e);
   if (!isHostRecord(e, ctx.hostPeerId) && !isServed(stored.state, slot, ctx)) {
     const err = new SignpostError('records_limit_exceeded', `Record ${describeSlot(e)} is kept in reserve: key ${record.metadata.key_id} already serves ${ctx.cfg.records_limit} better-ranked records`, { reserved: true });
@@ -174,6 +194,7 @@ export function addTombstone(state: ResourceState, t: Tombstone, ctx: RuleContex
   if (stored.outcome === 'lost') {
     throw new SignpostError('newer_entry_exists', `Tombstone ${describeSlot(e)}: the stored entry of this slot wins over timestamp_issued ${t.timestamp_issued}`);
   }
+  if (stored.outcome === 'dropped') throw droppedError(e, ctx);
   return { state: stored.state, result: {}, changes: stored.changes };
 }
 

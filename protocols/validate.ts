@@ -38,9 +38,19 @@ export function expectString(x: unknown, path: string, maxBytes = Infinity, minB
 /** A u64 timestamp as JSON allows it: a non-negative safe integer. */
 export function expectTimestamp(x: unknown, path: string): number {
   if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) {
-    throw bad(`${path} must be an integer 0..2^53-1, got ${JSON.stringify(x)?.slice(0, 40)}`);
+    throw bad(`${path} must be an integer 0..2^53-1, got ${describeValue(x)}`);
   }
   return x;
+}
+
+/** A short description of a bad value for a message; never throws (a BigInt or a cycle has no JSON). */
+function describeValue(x: unknown): string {
+  if (typeof x === 'bigint') return `${x}n`;
+  try {
+    return String(JSON.stringify(x)).slice(0, 40);
+  } catch {
+    return typeof x;
+  }
 }
 
 /** Canonical base64url without padding of at most maxBytes (exactly, when `exact`). */
@@ -71,7 +81,14 @@ export function expectPeerId(x: string, path: string): void {
   if (!publicKeyOf(x)) throw new SignpostError('invalid_peer_id', `${path} is not a valid Ed25519 peer id: ${JSON.stringify(x.slice(0, 60))}`);
 }
 
-const PEER_ID_MAX = 128; // a generous size bound before the real peer-id parse
+/**
+ * A peer-id field's type check (step 1, `invalid_params`): a well-formed string of any length. A string
+ * that is not a peer id, however long, is `invalid_peer_id` (SPEC §1), found by `expectPeerId`, whose parse
+ * refuses any length but 52 before doing work.
+ */
+export function expectPeerIdString(x: unknown, path: string): string {
+  return expectString(x, path);
+}
 
 const KEY_FIELDS = ['id', 'label', 'owner_peer_id', 'timestamp_created', 'challenge', 'challenge_type', 'signature'] as const;
 
@@ -80,7 +97,7 @@ export function parseKey(x: unknown, path = 'key'): Key {
   const o = expectFields(x, path, KEY_FIELDS);
   expectString(o.id, `${path}.id`, 64);
   expectString(o.label, `${path}.label`, LIMITS.label);
-  expectString(o.owner_peer_id, `${path}.owner_peer_id`, PEER_ID_MAX);
+  expectPeerIdString(o.owner_peer_id, `${path}.owner_peer_id`);
   expectTimestamp(o.timestamp_created, `${path}.timestamp_created`);
   expectBytes(o.challenge, `${path}.challenge`, LIMITS.challenge);
   expectString(o.challenge_type, `${path}.challenge_type`, 64);
@@ -103,12 +120,12 @@ const METADATA_FIELDS = ['key_id', 'issued_by', 'peer_id', 'timestamp_issued', '
 function metadataTypes(x: unknown, path: string): RecordMetadata {
   const o = expectFields(x, path, METADATA_FIELDS);
   expectResourceId(o.key_id, `${path}.key_id`);
-  expectString(o.issued_by, `${path}.issued_by`, PEER_ID_MAX);
-  expectString(o.peer_id, `${path}.peer_id`, PEER_ID_MAX);
+  expectPeerIdString(o.issued_by, `${path}.issued_by`);
+  expectPeerIdString(o.peer_id, `${path}.peer_id`);
   expectTimestamp(o.timestamp_issued, `${path}.timestamp_issued`);
   expectBytes(o.solution, `${path}.solution`, LIMITS.solution);
   expectString(o.value, `${path}.value`, LIMITS.value);
-  expectStringList(o.relay_id, `${path}.relay_id`, 1, PEER_ID_MAX, 0);
+  expectStringList(o.relay_id, `${path}.relay_id`, 1, Infinity, 0);
   expectStringList(o.service_id, `${path}.service_id`, 1, LIMITS.service_id_max, LIMITS.service_id_min);
   expectBytes(o.issuer_signature, `${path}.issuer_signature`, LIMITS.signature, true);
   return o as unknown as RecordMetadata;
@@ -143,8 +160,8 @@ const TOMBSTONE_FIELDS = ['key_id', 'issued_by', 'peer_id', 'timestamp_issued', 
 export function parseTombstone(x: unknown, path = 'tombstone'): Tombstone {
   const o = expectFields(x, path, TOMBSTONE_FIELDS);
   expectResourceId(o.key_id, `${path}.key_id`);
-  expectString(o.issued_by, `${path}.issued_by`, PEER_ID_MAX);
-  expectString(o.peer_id, `${path}.peer_id`, PEER_ID_MAX);
+  expectPeerIdString(o.issued_by, `${path}.issued_by`);
+  expectPeerIdString(o.peer_id, `${path}.peer_id`);
   expectTimestamp(o.timestamp_issued, `${path}.timestamp_issued`);
   expectBytes(o.solution, `${path}.solution`, LIMITS.solution);
   expectBytes(o.issuer_signature, `${path}.issuer_signature`, LIMITS.signature, true);

@@ -2,7 +2,7 @@
  * The `signpost` command line (SPEC §11). Command and flag names are a public interface.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { useCryptoBackend } from '../protocols/crypto.js';
 import { generateIdentity, identityToFile } from '../protocols/identity.js';
@@ -76,19 +76,25 @@ async function nodeStart(args: string[]): Promise<number> {
   }
   const config = loadConfig({ file: values.config as string | undefined, env: process.env, flags });
   const log = logger(config.log_level);
+  // Listen for signals before starting: without a listener a signal takes its default action and kills
+  // the process, so a supervisor that stops the node right after the start line would get an unclean exit.
+  let stop: ((signal: string) => void) | null = null;
+  let early: string | null = null;
+  const onSignal = (signal: NodeJS.Signals) => (stop ? stop(signal) : (early ??= signal));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const node = await startNode(config, log);
   process.stdout.write(`Signpost node ${node.identity.peerId} listening: rpc ${node.rpcUrl} visualiser ${node.visualiserUrl}\n`);
   log.info('node started', { peer_id: node.identity.peerId, data_dir: config.data_dir, clock: config.clock });
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
+    stop = (signal: string) => {
       log.info('stopping', { signal });
       node.stop().then(resolve, (e) => {
         log.error('stop failed', { error: String(e) });
         resolve();
       });
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    if (early !== null) stop(early);
   });
   return 0;
 }
@@ -104,11 +110,14 @@ function keygen(args: string[]): number {
     process.stdout.write(text);
     return 0;
   }
-  if (existsSync(out)) {
+  try {
+    // 'wx' (O_CREAT | O_EXCL): never overwrites, not even through a symlink, and no check-then-write race.
+    writeFileSync(out, text, { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     process.stderr.write(`signpost keygen: ${out} exists; refusing to overwrite it\n`);
     return 1;
   }
-  writeFileSync(out, text, { mode: 0o600 });
   process.stdout.write(`${id.peerId}\n`);
   process.stderr.write(`wrote ${out}\n`);
   return 0;

@@ -13,6 +13,7 @@ import {
   expectBytes,
   expectFields,
   expectPeerId,
+  expectPeerIdString,
   expectResourceId,
   expectString,
   expectTimestamp,
@@ -79,7 +80,7 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
       required: ['label', 'owner_peer_id'],
       run: (p) => {
         const label = expectString(p.label, 'label', LIMITS.label);
-        const owner = expectString(p.owner_peer_id, 'owner_peer_id', 128);
+        const owner = expectPeerIdString(p.owner_peer_id, 'owner_peer_id');
         expectPeerId(owner, 'owner_peer_id');
         return resourceId(label, owner);
       },
@@ -185,7 +186,7 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
     'session.authenticate': {
       required: ['peer_id', 'signature'],
       run: (p, conn) => {
-        const peerId = expectString(p.peer_id, 'peer_id', 128);
+        const peerId = expectPeerIdString(p.peer_id, 'peer_id');
         const signature = expectBytes(p.signature, 'signature', LIMITS.signature, true);
         expectPeerId(peerId, 'peer_id');
         const nonce = conn.session.nonce;

@@ -20,7 +20,11 @@ interface LiveActor {
   lastUsed: number;
   /** Writes handed to the store and not yet durable: an actor is never passivated with any. */
   pending: number;
+  /** Settles once every write handed to the store so far has committed (or failed). */
+  durable: Promise<void>;
 }
+
+const ignore = (): void => undefined;
 
 export interface ShardOptions {
   store: Store;
@@ -52,14 +56,23 @@ export class ResourceShard {
     this.sweepTimer.unref?.();
   }
 
-  /** Sends one request to the resource's actor (activating it) and resolves with its answer. */
+  /**
+   * Sends one request to the resource's actor (activating it) and resolves with its answer.
+   *
+   * An answer never runs ahead of durability: the actor answers a request that changes nothing (an
+   * identical write, a read) at once, from a state that may hold an earlier write still being committed,
+   * so the answer waits for every write handed to the store before this request. Otherwise an identical
+   * write could be acknowledged and then lost to a crash (SPEC §4.5).
+   */
   request<T = unknown>(keyId: string, req: ResourceRequest): Promise<T> {
     const entry = this.activate(keyId);
     entry.lastUsed = performance.now();
+    const earlierWrites = entry.durable;
     return new Promise<T>((resolve, reject) => {
       entry.actor.send({
         ...req,
-        reply: (a) => ('error' in a ? reject(fromErrorData(a.error as ErrorData)) : resolve(a.result as T)),
+        reply: (a) =>
+          void earlierWrites.then(() => ('error' in a ? reject(fromErrorData(a.error as ErrorData)) : resolve(a.result as T))),
       });
     });
   }
@@ -69,7 +82,7 @@ export class ResourceShard {
     if (entry) return entry;
     const snap = this.opts.store.load(keyId);
     const state = stateFromEntries(snap.stored, snap.entries);
-    const live: LiveActor = { actor: undefined as never, startedAt: this.opts.now(), lastUsed: performance.now(), pending: 0 };
+    const live: LiveActor = { actor: undefined as never, startedAt: this.opts.now(), lastUsed: performance.now(), pending: 0, durable: Promise.resolve() };
     live.actor = createActor(resourceMachine, {
       id: RESOURCE_ACTOR_PREFIX + keyId,
       input: {
@@ -89,8 +102,10 @@ export class ResourceShard {
 
   private async persist(live: LiveActor, keyId: string, changes: Changes, next: ResourceState): Promise<void> {
     live.pending++;
+    const write = this.opts.store.write(toStoreWrites(keyId, changes, next, this.opts.ruleContext()));
+    live.durable = Promise.all([live.durable, write.then(ignore, ignore)]).then(ignore);
     try {
-      await this.opts.store.write(toStoreWrites(keyId, changes, next, this.opts.ruleContext()));
+      await write;
     } finally {
       live.pending--;
     }

@@ -34,8 +34,8 @@ export interface NodeProcess {
   stdout: () => string;
   stderr: () => string;
   client(): Promise<RpcClient>;
-  /** SIGTERM and wait for exit; resolves with the exit code. */
-  stop(): Promise<number | null>;
+  /** Sends `signal` (SIGTERM by default) and waits for exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** SIGKILL and wait. */
   kill(): Promise<void>;
 }
@@ -94,9 +94,9 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
       clients.push(c);
       return c;
     },
-    async stop() {
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null) child.kill(signal);
       return exited;
     },
     async kill() {
