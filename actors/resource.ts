@@ -32,6 +32,7 @@ import {
   type RuleContext,
 } from '../protocols/registry.js';
 import type { Key, Record as ProviderRecord, Tombstone } from '../protocols/types.js';
+import { strictVerifier, type SignatureVerifier } from '../protocols/signed.js';
 
 export type Reply = (answer: { result: unknown } | { error: ErrorData }) => void;
 
@@ -50,7 +51,11 @@ export type ResourceRequest =
   | { type: 'evict_stale' }
   | { type: 'clear_expired' };
 
-export type ResourceEvent = (ResourceRequest & { reply: Reply }) | { type: 'passivate' };
+/**
+ * A request as the actor receives it. `verify` answers signature checks; by default they are verified
+ * on this thread, the shard may pass answers it computed off-thread before (see runtime/shard.ts).
+ */
+export type ResourceEvent = (ResourceRequest & { reply: Reply; verify?: SignatureVerifier }) | { type: 'passivate' };
 
 /** What the runtime gives a resource actor. */
 export interface ResourceCapabilities {
@@ -71,18 +76,18 @@ interface ResourceContext extends ResourceInput {
   handled: number;
 }
 
-type Op<R> = (state: ResourceState, req: R, ctx: RuleContext, keyId: string) => OpOutcome<unknown>;
+type Op<R> = (state: ResourceState, req: R, ctx: RuleContext, keyId: string, verify: SignatureVerifier) => OpOutcome<unknown>;
 
 const read = (state: ResourceState, result: unknown): OpOutcome<unknown> => ({ state, result, changes: { put: [], deleted: [] } });
 
-/** One handler per request type; all rules live in protocols/registry.ts. */
-const OPS: { [T in ResourceRequest['type']]: Op<Extract<ResourceRequest, { type: T }>> } = {
-  register_key: (s, r, ctx) => putKey(s, r.key, 'register', ctx),
-  republish_key: (s, r, ctx) => putKey(s, r.key, 'republish', ctx),
-  put_record: (s, r, ctx) => putRecord(s, r.record, ctx),
-  add_tombstone: (s, r, ctx) => addTombstone(s, r.tombstone, ctx),
-  republish_records: (s, r, ctx, id) => republishEntries(s, 'record', r.items, id, ctx),
-  republish_tombstones: (s, r, ctx, id) => republishEntries(s, 'tombstone', r.items, id, ctx),
+/** One handler per request type; all rules live in protocols/registry.ts. Pure: the shard also dry-runs them. */
+export const RESOURCE_OPS: { [T in ResourceRequest['type']]: Op<Extract<ResourceRequest, { type: T }>> } = {
+  register_key: (s, r, ctx, _id, v) => putKey(s, r.key, 'register', ctx, v),
+  republish_key: (s, r, ctx, _id, v) => putKey(s, r.key, 'republish', ctx, v),
+  put_record: (s, r, ctx, _id, v) => putRecord(s, r.record, ctx, v),
+  add_tombstone: (s, r, ctx, _id, v) => addTombstone(s, r.tombstone, ctx, v),
+  republish_records: (s, r, ctx, id, v) => republishEntries(s, 'record', r.items, id, ctx, v),
+  republish_tombstones: (s, r, ctx, id, v) => republishEntries(s, 'tombstone', r.items, id, ctx, v),
   get_key_metadata: (s, _r, _ctx, id) => read(s, getKey(s, id)),
   get_records: (s, _r, ctx, id) => read(s, getRecords(s, id, ctx)),
   get_tombstones: (s, _r, ctx, id) => read(s, getTombstones(s, id, ctx)),
@@ -90,6 +95,11 @@ const OPS: { [T in ResourceRequest['type']]: Op<Extract<ResourceRequest, { type:
   evict_stale: (s, _r, ctx) => read(s, staleItem(s, ctx)),
   clear_expired: (s, _r, ctx) => clearExpired(s, ctx),
 };
+
+/** Runs one request's operation on a state (pure). */
+export function runOp(state: ResourceState, req: ResourceRequest, ctx: RuleContext, keyId: string, verify: SignatureVerifier): OpOutcome<unknown> {
+  return (RESOURCE_OPS[req.type] as Op<ResourceRequest>)(state, req, ctx, keyId, verify);
+}
 
 export function hasChanges(c: Changes): boolean {
   return c.key !== undefined || c.put.length > 0 || c.deleted.length > 0;
@@ -116,7 +126,7 @@ export const resourceMachine = setup({
       const { reply } = event;
       let out: OpOutcome<unknown>;
       try {
-        out = (OPS[event.type] as Op<ResourceRequest>)(context.state, event, context.caps.ruleContext(), context.keyId);
+        out = runOp(context.state, event, context.caps.ruleContext(), context.keyId, event.verify ?? strictVerifier);
       } catch (e) {
         enqueue(() => reply({ error: toErrorData(e) }));
         return;

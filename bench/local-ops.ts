@@ -188,20 +188,22 @@ async function main(): Promise<void> {
     await store.close();
     const node = await startNodeProcess(dir);
     const client = await RpcClient.connect(node.url);
-    const samples: number[] = [];
-    const requests = Math.max(1000, Math.round(20_000 * SCALE));
-    for (let i = 0; i < requests; i++) {
-      const id = ids[(i * 7919) % ids.length];
-      const t0 = performance.now();
-      const got = await client.call<unknown[]>('registry.get_records', { key_id: id });
-      samples.push(performance.now() - t0);
-      if (got.length !== 32) throw new Error(`expected 32 records, got ${got.length}`);
+    // First touch of each resource activates its actor from LMDB; the second pass finds it live.
+    for (const pass of ['first_touch', 'live'] as const) {
+      const samples: number[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[(i * 7919) % ids.length];
+        const t0 = performance.now();
+        const got = await client.call<unknown[]>('registry.get_records', { key_id: id });
+        samples.push(performance.now() - t0);
+        if (got.length !== 32) throw new Error(`expected 32 records, got ${got.length}`);
+      }
+      samples.sort((a, b) => a - b);
+      emit({ op: 'get_records', via: 'rpc', actors: pass, resources, records_per_resource: 32, requests: samples.length, p50_ms: Number(percentile(samples, 50).toFixed(3)), p99_ms: Number(percentile(samples, 99).toFixed(3)), goal_p99_ms: 2 });
     }
     await client.close();
     await node.stop();
     rmSync(dir, { recursive: true, force: true });
-    samples.sort((a, b) => a - b);
-    emit({ op: 'get_records', via: 'rpc', resources, records_per_resource: 32, requests, p50_ms: Number(percentile(samples, 50).toFixed(3)), p99_ms: Number(percentile(samples, 99).toFixed(3)), goal_p99_ms: 2 });
   }
 }
 

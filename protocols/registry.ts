@@ -24,7 +24,7 @@ import {
   type ResourceState,
   type RuleContext,
 } from './rules.js';
-import { recordEntry, tombstoneEntry, verifyKey, verifyRecord, verifyTombstone } from './signed.js';
+import { recordEntry, strictVerifier, tombstoneEntry, verifyKey, verifyRecord, verifyTombstone, type SignatureVerifier } from './signed.js';
 import { parseRecord, parseTombstone } from './validate.js';
 import type { Entry, Key, Record, RecordEntry, StoredKey, Tombstone, TombstoneEntry } from './types.js';
 
@@ -79,11 +79,11 @@ function sameKey(a: Key, b: Key): boolean {
  * published and refuses a losing one (`key_outdated`); republish marks the key published now and
  * ignores a losing one.
  */
-export function putKey(state: ResourceState, key: Key, mode: 'register' | 'republish', ctx: RuleContext): OpOutcome<{ key_id: string }> {
+export function putKey(state: ResourceState, key: Key, mode: 'register' | 'republish', ctx: RuleContext, verify: SignatureVerifier = strictVerifier): OpOutcome<{ key_id: string }> {
   checkKeyTime(key, ctx);
   const stored = state.stored;
   const identical = stored !== null && sameKey(stored.key, key);
-  if (!identical) verifyKey(key);
+  if (!identical) verifyKey(key, verify);
   const result = { key_id: key.id };
   const published = mode === 'republish' ? ctx.now : null;
   if (stored === null || (!identical && compareKeys(key, stored.key) > 0)) {
@@ -150,30 +150,30 @@ function describeSlot(e: Entry): string {
 }
 
 /** Verification steps 2–5 of SPEC §3.5 for a record; returns its entry. */
-function admitRecord(state: ResourceState, record: Record, ctx: RuleContext, keyId: string): RecordEntry {
+function admitRecord(state: ResourceState, record: Record, ctx: RuleContext, keyId: string, verify: SignatureVerifier): RecordEntry {
   checkRecordTime(record, ctx);
   const stored = requireKey(state, keyId);
   const e = recordEntry(record);
   checkPolicy(stored, e);
   const current = state.entries.get(entrySlotKey(e));
   const identical = current?.kind === 'record' && current.digest === e.digest && current.record.signature === record.signature;
-  if (!identical) verifyRecord(record, metadataDigest(record.metadata));
+  if (!identical) verifyRecord(record, metadataDigest(record.metadata), verify);
   return e;
 }
 
-function admitTombstone(state: ResourceState, t: Tombstone, ctx: RuleContext, keyId: string): TombstoneEntry {
+function admitTombstone(state: ResourceState, t: Tombstone, ctx: RuleContext, keyId: string, verify: SignatureVerifier): TombstoneEntry {
   checkTombstoneTime(t, ctx);
   const stored = requireKey(state, keyId);
   const e = tombstoneEntry(t);
   checkPolicy(stored, e);
   const current = state.entries.get(entrySlotKey(e));
-  if (!(current?.kind === 'tombstone' && current.digest === e.digest && current.tombstone.issuer_signature === t.issuer_signature)) verifyTombstone(t);
+  if (!(current?.kind === 'tombstone' && current.digest === e.digest && current.tombstone.issuer_signature === t.issuer_signature)) verifyTombstone(t, verify);
   return e;
 }
 
 /** `put_record` (SPEC §4.3, §4.4): a record in reserve is kept and answered `records_limit_exceeded`. */
-export function putRecord(state: ResourceState, record: Record, ctx: RuleContext): OpOutcome<EmptyResult> {
-  const e = admitRecord(state, record, ctx, record.metadata.key_id);
+export function putRecord(state: ResourceState, record: Record, ctx: RuleContext, verify: SignatureVerifier = strictVerifier): OpOutcome<EmptyResult> {
+  const e = admitRecord(state, record, ctx, record.metadata.key_id, verify);
   const stored = storeEntry(state, e, ctx);
   if (stored.outcome === 'lost') {
     throw new SignpostError('newer_entry_exists', `Record ${describeSlot(e)}: the stored entry of this slot wins over timestamp_issued ${record.metadata.timestamp_issued}`);
@@ -188,8 +188,8 @@ export function putRecord(state: ResourceState, record: Record, ctx: RuleContext
 }
 
 /** `add_tombstone` (SPEC §4.3). */
-export function addTombstone(state: ResourceState, t: Tombstone, ctx: RuleContext): OpOutcome<EmptyResult> {
-  const e = admitTombstone(state, t, ctx, t.key_id);
+export function addTombstone(state: ResourceState, t: Tombstone, ctx: RuleContext, verify: SignatureVerifier = strictVerifier): OpOutcome<EmptyResult> {
+  const e = admitTombstone(state, t, ctx, t.key_id, verify);
   const stored = storeEntry(state, e, ctx);
   if (stored.outcome === 'lost') {
     throw new SignpostError('newer_entry_exists', `Tombstone ${describeSlot(e)}: the stored entry of this slot wins over timestamp_issued ${t.timestamp_issued}`);
@@ -208,7 +208,14 @@ export interface RepublishResult {
  * entries and entries the limit does not serve are skipped (kept by the slot order, as every replica
  * keeps them), failures are listed, one bad entry never blocks the others.
  */
-export function republishEntries(state: ResourceState, kind: 'record' | 'tombstone', raw: readonly unknown[], keyId: string, ctx: RuleContext): OpOutcome<RepublishResult> {
+export function republishEntries(
+  state: ResourceState,
+  kind: 'record' | 'tombstone',
+  raw: readonly unknown[],
+  keyId: string,
+  ctx: RuleContext,
+  verify: SignatureVerifier = strictVerifier,
+): OpOutcome<RepublishResult> {
   requireKey(state, keyId);
   let current = state;
   const changes = noChanges();
@@ -219,11 +226,11 @@ export function republishEntries(state: ResourceState, kind: 'record' | 'tombsto
       if (kind === 'record') {
         const r = parseRecord(item, `records[${index}]`);
         if (r.metadata.key_id !== keyId) throw new SignpostError('invalid_params', `records[${index}] belongs to another key`);
-        e = admitRecord(current, r, ctx, keyId);
+        e = admitRecord(current, r, ctx, keyId, verify);
       } else {
         const t = parseTombstone(item, `tombstones[${index}]`);
         if (t.key_id !== keyId) throw new SignpostError('invalid_params', `tombstones[${index}] belongs to another key`);
-        e = admitTombstone(current, t, ctx, keyId);
+        e = admitTombstone(current, t, ctx, keyId, verify);
       }
       const stored = storeEntry(current, e, ctx);
       if (stored.outcome !== 'stored') return;

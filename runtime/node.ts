@@ -61,14 +61,22 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
   useCryptoBackend(nodeCryptoBackend());
   for (const a of config.admins) if (!isValidPeerId(a)) throw new Error(`config: "admins" holds an invalid peer id: ${a}`);
   mkdirSync(config.data_dir, { recursive: true });
-  const identity = loadOrCreateIdentity(config.identity);
-  const clock: Clock = config.clock === 'manual' ? new ManualClock(config.clock_start) : new SystemClock();
+  // The store first: a data directory of another schema version is refused before anything is written to it.
   const store = await openStore({ dataDir: config.data_dir });
+  let identity: Identity;
+  try {
+    identity = loadOrCreateIdentity(config.identity);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const clock: Clock = config.clock === 'manual' ? new ManualClock(config.clock_start) : new SystemClock();
   const rules = ruleConfigOf(config);
   const shard = new ResourceShard({
     store,
     now: () => clock.now(),
     passivateAfterMs: config.passivate_after_ms,
+    verifyOffThread: true,
     ruleContext: () => ({ now: clock.now(), cfg: rules, hostPeerId: identity.peerId }),
   });
 

@@ -10,7 +10,11 @@ import { createActor, type Actor } from 'xstate';
 import { SignpostError, fromErrorData, type ErrorData } from '../protocols/errors.js';
 import { keyItem, staleItem, stateFromEntries, type Changes, type ClearCounts, type KeyItem, type ResourceState, type RuleContext } from '../protocols/registry.js';
 import { gcDueAt } from '../protocols/rules.js';
-import { resourceMachine, type ResourceRequest } from '../actors/resource.js';
+import { resourceMachine, runOp, type ResourceRequest } from '../actors/resource.js';
+import { verifyStrictAsync } from '../protocols/crypto.js';
+import { base64urlDecode, toHex } from '../protocols/encoding.js';
+import { publicKeyOf } from '../protocols/identity.js';
+import { strictVerifier, type SignatureVerifier } from '../protocols/signed.js';
 import type { Store, StoreWrite } from './store.js';
 import type { Entry } from '../protocols/types.js';
 
@@ -22,6 +26,17 @@ interface LiveActor {
   pending: number;
   /** Settles once every write handed to the store so far has committed (or failed). */
   durable: Promise<void>;
+  /** Requests accepted and not yet answered: an actor is never passivated with any. */
+  inflight: number;
+  /** Settles when the latest request has been handed to the actor (keeps arrival order). */
+  turn: Promise<unknown>;
+}
+
+/** Requests that carry signatures to verify. */
+const SIGNED_WRITES = new Set<ResourceRequest['type']>(['register_key', 'republish_key', 'put_record', 'add_tombstone', 'republish_records', 'republish_tombstones']);
+
+function checkId(peerId: string, digest: Uint8Array, signature: string): string {
+  return `${signature}|${peerId}|${toHex(digest)}`;
 }
 
 const ignore = (): void => undefined;
@@ -33,6 +48,8 @@ export interface ShardOptions {
   passivateAfterMs: number;
   /** Node clock, for `started_at` of actors. */
   now(): number;
+  /** Verify signatures on the runtime's thread pool (protocols/crypto verifyStrictAsync) before the actor runs. */
+  verifyOffThread?: boolean;
 }
 
 export interface ActorSummary {
@@ -65,16 +82,60 @@ export class ResourceShard {
    * write could be acknowledged and then lost to a crash (SPEC §4.5).
    */
   request<T = unknown>(keyId: string, req: ResourceRequest): Promise<T> {
-    const entry = this.activate(keyId);
-    entry.lastUsed = performance.now();
-    const earlierWrites = entry.durable;
-    return new Promise<T>((resolve, reject) => {
-      entry.actor.send({
-        ...req,
-        reply: (a) =>
-          void earlierWrites.then(() => ('error' in a ? reject(fromErrorData(a.error as ErrorData)) : resolve(a.result as T))),
-      });
-    });
+    const live = this.activate(keyId);
+    live.lastUsed = performance.now();
+    live.inflight++;
+    // Signatures are checked off this thread while the actor serves other requests; requests still
+    // reach the actor in arrival order.
+    const verified = this.opts.verifyOffThread && SIGNED_WRITES.has(req.type) ? this.preverify(live, keyId, req) : undefined;
+    const turn = verified ? live.turn.then(() => verified) : live.turn.then(() => undefined);
+    live.turn = turn.then(ignore, ignore);
+    return turn.then(
+      (verify) =>
+        new Promise<T>((resolve, reject) => {
+          const earlierWrites = live.durable;
+          live.actor.send({
+            ...req,
+            verify,
+            reply: (a) =>
+              void earlierWrites.then(() => {
+                live.inflight--;
+                if ('error' in a) reject(fromErrorData(a.error as ErrorData));
+                else resolve(a.result as T);
+              }),
+          });
+        }),
+    );
+  }
+
+  /**
+   * Dry-runs the request on the actor's current state with a verifier that only records which
+   * signatures the operation checks (the cheap checks before them run first, as SPEC §3.5 orders),
+   * verifies those on the thread pool in parallel, and returns a verifier that answers from the
+   * results (checking on this thread anything the real run asks that the dry run did not).
+   */
+  private async preverify(live: LiveActor, keyId: string, req: ResourceRequest): Promise<SignatureVerifier | undefined> {
+    const checks: { peerId: string; digest: Uint8Array; signature: string }[] = [];
+    const record: SignatureVerifier = (peerId, digest, signature) => {
+      checks.push({ peerId, digest, signature });
+      return true;
+    };
+    try {
+      runOp(live.actor.getSnapshot().context.state, req, this.opts.ruleContext(), keyId, record);
+    } catch {
+      // The real run reports the same failure, in order.
+    }
+    if (checks.length === 0) return undefined;
+    const results = await Promise.all(
+      checks.map((c) => {
+        const pk = publicKeyOf(c.peerId);
+        const sig = base64urlDecode(c.signature);
+        return pk && sig ? verifyStrictAsync(pk, c.digest, sig) : false;
+      }),
+    );
+    const known = new Map<string, boolean>();
+    checks.forEach((c, i) => known.set(checkId(c.peerId, c.digest, c.signature), results[i]));
+    return (peerId, digest, signature) => known.get(checkId(peerId, digest, signature)) ?? strictVerifier(peerId, digest, signature);
   }
 
   private activate(keyId: string): LiveActor {
@@ -82,7 +143,7 @@ export class ResourceShard {
     if (entry) return entry;
     const snap = this.opts.store.load(keyId);
     const state = stateFromEntries(snap.stored, snap.entries);
-    const live: LiveActor = { actor: undefined as never, startedAt: this.opts.now(), lastUsed: performance.now(), pending: 0, durable: Promise.resolve() };
+    const live: LiveActor = { actor: undefined as never, startedAt: this.opts.now(), lastUsed: performance.now(), pending: 0, durable: Promise.resolve(), inflight: 0, turn: Promise.resolve() };
     live.actor = createActor(resourceMachine, {
       id: RESOURCE_ACTOR_PREFIX + keyId,
       input: {
@@ -115,7 +176,7 @@ export class ResourceShard {
   sweep(now = performance.now()): number {
     let stopped = 0;
     for (const [keyId, live] of this.live) {
-      if (live.pending > 0 || now - live.lastUsed < this.opts.passivateAfterMs) continue;
+      if (live.pending > 0 || live.inflight > 0 || now - live.lastUsed < this.opts.passivateAfterMs) continue;
       live.actor.send({ type: 'passivate' });
       live.actor.stop();
       this.live.delete(keyId);
