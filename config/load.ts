@@ -6,6 +6,7 @@
 // becomes <data_dir>/identity.json, using data_dir from whichever source won.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isValidPeerId } from '../protocols/identity.js';
 import { CONFIG_KEYS, defaultConfig, type Config, type ConfigKey, type ValueKind } from './defaults.js';
 
 export class ConfigError extends Error {
@@ -113,6 +114,7 @@ function parseValue(key: string, raw: unknown, source: string, fromText: boolean
       const list = fromText ? parseTextList(raw as string) : raw;
       if (!Array.isArray(list)) return fail('a JSON array or a comma-separated list');
       for (const item of list) if (!isFilled(item)) fail('a list of non-empty strings', item);
+      if (key === 'admins') for (const item of list) if (!isValidPeerId(item)) fail('a list of Ed25519 peer ids (12D3KooW…)', item);
       if (kind.type === 'string-list') return list;
       return list.map((url: string) => normaliseBootstrapUrl(url) ?? fail('a list of ws:// or wss:// URLs', url));
     }
@@ -152,5 +154,5 @@ function checkAcrossKeys(config: Config, sources: Record<string, string>): void 
   check('alpha', config.alpha <= config.k, `<= ${ref('k')}`);
   // A host that renews less often than records expire loses its own registrations.
   check('renew_interval', config.renew_interval < config.expired_timeout, `< ${ref('expired_timeout')}`);
-  check('tls_key', (config.tls_key === null) === (config.tls_cert === null), `set exactly when tls_cert is, tls_cert is ${ref('tls_cert')}`);
+  check('tls_key', (config.tls_key === null) === (config.tls_cert === null), `set together with ${ref('tls_cert')}`);
 }

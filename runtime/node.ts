@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/index.js';
 import { useCryptoBackend } from '../protocols/crypto.js';
-import { generateIdentity, identityFromFile, identityToFile, isValidPeerId, type Identity } from '../protocols/identity.js';
+import { generateIdentity, identityFromFile, identityToFile, type Identity } from '../protocols/identity.js';
 import { DEFAULT_RULE_CONFIG, type RuleConfig } from '../protocols/types.js';
 import { nodeCryptoBackend } from './crypto-node.js';
 import { ManualClock, SystemClock, type Clock } from './clock.js';
@@ -59,7 +59,6 @@ export function ruleConfigOf(c: Config): RuleConfig {
 
 export async function startNode(config: Config, log: Logger = logger(config.log_level)): Promise<RunningNode> {
   useCryptoBackend(nodeCryptoBackend());
-  for (const a of config.admins) if (!isValidPeerId(a)) throw new Error(`config: "admins" holds an invalid peer id: ${a}`);
   mkdirSync(config.data_dir, { recursive: true });
   // The store first: a data directory of another schema version is refused before anything is written to it.
   const store = await openStore({ dataDir: config.data_dir });
@@ -80,6 +79,7 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
     ruleContext: () => ({ now: clock.now(), cfg: rules, hostPeerId: identity.peerId }),
   });
 
+  if (config.bootstrap.length > 0) log.warn('bootstrap URLs are accepted but not used yet: this node does not connect to other nodes', { bootstrap: config.bootstrap });
   const startedAtMs = Date.now();
   let baseUrl = '';
   const server = http.createServer((req, res) => {

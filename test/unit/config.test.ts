@@ -101,8 +101,8 @@ describe('paths', () => {
 
 describe('lists', () => {
   it('env accepts a JSON array or a comma-separated string', () => {
-    expect(loadConfig({ env: { SIGNPOST_ADMINS: '["a","b"]' } }).admins).toEqual(['a', 'b']);
-    expect(loadConfig({ env: { SIGNPOST_ADMINS: 'a, b,' } }).admins).toEqual(['a', 'b']);
+    expect(loadConfig({ env: { SIGNPOST_ADMINS: '["12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5","12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq"]' } }).admins).toEqual(['12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5', '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq']);
+    expect(loadConfig({ env: { SIGNPOST_ADMINS: '12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5, 12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq,' } }).admins).toEqual(['12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5', '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq']);
     expect(loadConfig({ env: { SIGNPOST_ADMINS: '' } }).admins).toEqual([]);
     expect(loadConfig({ env: { SIGNPOST_BOOTSTRAP: 'ws://a:1,wss://b:2/p2p' } }).bootstrap).toEqual(['ws://a:1', 'wss://b:2']);
     expect(loadConfig({ env: { SIGNPOST_BOOTSTRAP: '["ws://a:1/p2p/"]' } }).bootstrap).toEqual(['ws://a:1']);
@@ -139,7 +139,8 @@ describe('errors name the key and the source', () => {
       .toBe('config: "bootstrap" from environment SIGNPOST_BOOTSTRAP must be a list of ws:// or wss:// URLs, got "http://a:1"');
     expect(errorOf(() => loadConfig({ flags: { bootstrap: ['not a url'] } }))).toMatch(/"bootstrap" from flag --bootstrap .* got "not a url"/);
     expect(errorOf(() => loadConfig({ env: { SIGNPOST_ADMINS: '["a",' } }))).toMatch(/"admins" from environment SIGNPOST_ADMINS must be a JSON array or a comma-separated list/);
-    expect(errorOf(() => loadConfig({ file: configFile({ admins: ['a', ''] }, 'adm.json') }))).toMatch(/"admins" from file .* must be a list of non-empty strings, got ""/);
+    expect(errorOf(() => loadConfig({ file: configFile({ admins: ['12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5', ''] }, 'adm.json') }))).toMatch(/"admins" from file .* must be a list of non-empty strings, got ""/);
+    expect(errorOf(() => loadConfig({ env: { SIGNPOST_ADMINS: '12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5,nope' } }))).toMatch(/"admins" from environment SIGNPOST_ADMINS must be a list of Ed25519 peer ids .*, got "nope"/);
   });
 
   it('unknown keys', () => {
@@ -160,6 +161,6 @@ describe('errors name the key and the source', () => {
       .toBe('config: "max_entries_per_key" from flag --max-entries-per-key must be >= records_limit (64 from environment SIGNPOST_RECORDS_LIMIT), got 10');
     expect(errorOf(() => loadConfig({ env: { SIGNPOST_K: '2' } }))).toBe('config: "alpha" from defaults must be <= k (2 from environment SIGNPOST_K), got 3');
     expect(errorOf(() => loadConfig({ env: { SIGNPOST_EXPIRED_TIMEOUT: '100' } }))).toMatch(/"renew_interval" from defaults must be < expired_timeout \(100 from environment/);
-    expect(errorOf(() => loadConfig({ flags: { tls_cert: 'c.pem' } }))).toMatch(/"tls_key" from defaults must be set exactly when tls_cert is/);
+    expect(errorOf(() => loadConfig({ flags: { tls_cert: 'c.pem' } }))).toMatch(/"tls_key" from defaults must be set together with tls_cert \("[^"]*c.pem" from flag --tls-cert\), got null/);
   });
 });
