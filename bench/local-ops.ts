@@ -155,6 +155,7 @@ async function main(): Promise<void> {
       store,
       now: () => now,
       passivateAfterMs: 60_000,
+      verifyOffThread: true, // as the node runs it
       ruleContext: () => ({ now: Math.floor(Date.now() / 1000), cfg: DEFAULT_RULE_CONFIG, hostPeerId }),
     });
     await Promise.all(work.keyObjs.map((key) => shard.request(key.id, { type: 'register_key', key })));

@@ -4,7 +4,6 @@
  * Shapes (step 1) are checked by validate.ts before an operation is called.
  */
 import { SignpostError, type ErrorCode } from './errors.js';
-import { metadataDigest } from './objects.js';
 import { keyPolicy } from './pow.js';
 import {
   applyEntry,
@@ -157,7 +156,7 @@ function admitRecord(state: ResourceState, record: Record, ctx: RuleContext, key
   checkPolicy(stored, e);
   const current = state.entries.get(entrySlotKey(e));
   const identical = current?.kind === 'record' && current.digest === e.digest && current.record.signature === record.signature;
-  if (!identical) verifyRecord(record, metadataDigest(record.metadata), verify);
+  if (!identical) verifyRecord(record, verify);
   return e;
 }
 

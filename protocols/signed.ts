@@ -29,10 +29,32 @@ export function verifyKey(key: Key, verifyBy: SignatureVerifier = strictVerifier
   check(verifyBy(key.owner_peer_id, keyDigest(key), key.signature), `Key ${key.id}: signature by owner ${key.owner_peer_id}`);
 }
 
-/** Digest and pow bits of a record: what the rules need, computed once. */
+interface RecordDigests {
+  metadata: Uint8Array;
+  record: Uint8Array;
+  entry: RecordEntry;
+}
+
+/**
+ * Digests of a record, computed once per record object: a write is dry-run and then run (runtime/shard.ts),
+ * and both runs hash the same object. Signed objects are never mutated after they are parsed.
+ */
+const digestCache = new WeakMap<Record, RecordDigests>();
+
+function recordDigests(record: Record): RecordDigests {
+  let d = digestCache.get(record);
+  if (!d) {
+    const md = metadataDigest(record.metadata);
+    const rd = recordDigest(record, md);
+    d = { metadata: md, record: rd, entry: { kind: 'record', record, digest: toHex(rd), bits: leadingZeroBits(workHash(md)) } };
+    digestCache.set(record, d);
+  }
+  return d;
+}
+
+/** Digest and pow bits of a record: what the rules need. */
 export function recordEntry(record: Record): RecordEntry {
-  const md = metadataDigest(record.metadata);
-  return { kind: 'record', record, digest: toHex(recordDigest(record, md)), bits: leadingZeroBits(workHash(md)) };
+  return recordDigests(record).entry;
 }
 
 export function tombstoneEntry(t: Tombstone): TombstoneEntry {
@@ -40,10 +62,11 @@ export function tombstoneEntry(t: Tombstone): TombstoneEntry {
 }
 
 /** Both signatures of a record: the issuer's over the metadata, the host's over the record. */
-export function verifyRecord(record: Record, md: Uint8Array = metadataDigest(record.metadata), verifyBy: SignatureVerifier = strictVerifier): void {
+export function verifyRecord(record: Record, verifyBy: SignatureVerifier = strictVerifier): void {
   const m = record.metadata;
-  check(verifyBy(m.issued_by, md, m.issuer_signature), `Record ${m.key_id}/${m.issued_by}/${m.peer_id}: issuer_signature by ${m.issued_by}`);
-  check(verifyBy(m.peer_id, recordDigest(record, md), record.signature), `Record ${m.key_id}/${m.issued_by}/${m.peer_id}: host signature by ${m.peer_id}`);
+  const d = recordDigests(record);
+  check(verifyBy(m.issued_by, d.metadata, m.issuer_signature), `Record ${m.key_id}/${m.issued_by}/${m.peer_id}: issuer_signature by ${m.issued_by}`);
+  check(verifyBy(m.peer_id, d.record, record.signature), `Record ${m.key_id}/${m.issued_by}/${m.peer_id}: host signature by ${m.peer_id}`);
 }
 
 export function verifyTombstone(t: Tombstone, verifyBy: SignatureVerifier = strictVerifier): void {
