@@ -92,9 +92,14 @@ export type MetadataFields = Omit<RecordMetadata, 'issued_by' | 'issuer_signatur
   Partial<Pick<RecordMetadata, 'value' | 'relay_id' | 'service_id' | 'solution'>>;
 
 export function makeMetadata(issuer: Identity, f: MetadataFields): RecordMetadata {
-  const unsigned: RecordMetadata = {
+  const unsigned = unsignedMetadata(issuer.peerId, f);
+  return { ...unsigned, issuer_signature: base64urlEncode(sign(issuer, metadataDigest(unsigned))) };
+}
+
+function unsignedMetadata(issuedBy: string, f: MetadataFields): RecordMetadata {
+  return {
     key_id: f.key_id,
-    issued_by: issuer.peerId,
+    issued_by: issuedBy,
     peer_id: f.peer_id,
     timestamp_issued: f.timestamp_issued,
     solution: f.solution ?? '',
@@ -103,7 +108,6 @@ export function makeMetadata(issuer: Identity, f: MetadataFields): RecordMetadat
     service_id: f.service_id ?? [],
     issuer_signature: '',
   };
-  return { ...unsigned, issuer_signature: base64urlEncode(sign(issuer, metadataDigest(unsigned))) };
 }
 
 /** The host co-signs metadata (whose `peer_id` must be the host) at `timestamp_created`. */
@@ -134,15 +138,8 @@ export function mineMetadata(issuer: Identity, f: MetadataFields, minBits: numbe
   for (let i = 0; i < maxTries; i++) {
     view.setUint32(0, i, true);
     const candidate = { ...f, solution: base64urlEncode(sol) };
-    const unsigned = makeUnsignedMetadata(issuer.peerId, candidate);
+    const unsigned = unsignedMetadata(issuer.peerId, candidate);
     if (leadingZeroBits(workHash(metadataDigest(unsigned))) >= minBits) return makeMetadata(issuer, candidate);
   }
   throw new Error(`no solution with ${minBits} bits in ${maxTries} tries`);
-}
-
-function makeUnsignedMetadata(issuedBy: string, f: MetadataFields): RecordMetadata {
-  return {
-    key_id: f.key_id, issued_by: issuedBy, peer_id: f.peer_id, timestamp_issued: f.timestamp_issued,
-    solution: f.solution ?? '', value: f.value ?? '', relay_id: f.relay_id ?? [], service_id: f.service_id ?? [], issuer_signature: '',
-  };
 }
