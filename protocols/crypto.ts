@@ -64,10 +64,6 @@ export function useCryptoBackend(b: CryptoBackend): void {
   backend = b;
 }
 
-export function cryptoBackendName(): string {
-  return backend.name;
-}
-
 export function sha256(data: Uint8Array): Uint8Array {
   return backend.sha256(data);
 }

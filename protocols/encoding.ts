@@ -132,11 +132,6 @@ export function base64urlDecode(s: string): Uint8Array | null {
   return out;
 }
 
-/** Decoded length of a base64url string, without decoding (for size limits before work). */
-export function base64urlDecodedLength(s: string): number {
-  return Math.floor((s.length * 3) / 4);
-}
-
 // ---- base58btc (Bitcoin alphabet) ----
 
 const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
@@ -200,12 +195,6 @@ export function fromHex(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length >> 1);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
   return out;
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Byte-wise comparison of two strings' UTF-8 (SPEC §9: sorting "by string"). */

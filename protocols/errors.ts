@@ -54,10 +54,6 @@ export class SignpostError extends Error {
   }
 }
 
-export function isSignpostError(e: unknown): e is SignpostError {
-  return e instanceof SignpostError;
-}
-
 /** Plain-data form of an error, as it crosses threads or the wire. */
 export interface ErrorData {
   code: ErrorCode;

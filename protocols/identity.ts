@@ -2,7 +2,6 @@
  * Peer ids (SPEC §1): base58btc of the identity multihash of the protobuf Ed25519 public key,
  * `00 24 08 01 12 20 ‖ pubkey32`. Only Ed25519 keys of prime order are valid.
  */
-import { SignpostError } from './errors.js';
 import { CanonicalWriter, base58Decode, base58Encode, base64urlDecode, base64urlEncode } from './encoding.js';
 import { isValidPublicKey, publicKeyFromSeed, randomBytes, sha256, signWithSeed } from './crypto.js';
 
@@ -44,13 +43,6 @@ export function publicKeyOf(peerId: string): Uint8Array | null {
 
 export function isValidPeerId(peerId: unknown): peerId is string {
   return typeof peerId === 'string' && publicKeyOf(peerId) !== null;
-}
-
-/** Throws `invalid_peer_id` naming the field when `peerId` is not a valid peer id. */
-export function assertPeerId(peerId: string, field: string): Uint8Array {
-  const pk = publicKeyOf(peerId);
-  if (!pk) throw new SignpostError('invalid_peer_id', `${field} is not a valid Ed25519 peer id: ${JSON.stringify(peerId.slice(0, 80))}`);
-  return pk;
 }
 
 /** A key pair: the 32-byte RFC 8032 seed and what follows from it. */

@@ -258,10 +258,6 @@ export class ResourceShard {
     };
   }
 
-  liveCount(): number {
-    return this.live.size;
-  }
-
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;

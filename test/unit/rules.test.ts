@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { base64urlEncode, toHex } from '../../protocols/encoding.js';
 import { recordDigest, tombstoneDigest } from '../../protocols/objects.js';
-import { hashcashChallenge, powScore } from '../../protocols/pow.js';
+import { powScore } from '../../protocols/pow.js';
 import {
   applyEntry,
   checkKeyTime,
@@ -99,9 +99,6 @@ function key(o: { created?: number; signature?: string; type?: ChallengeType; ch
     signature: o.signature ?? sig(1),
   };
 }
-
-const hashcashKey = (minBits: number, halfLife: number) =>
-  key({ type: 'hashcash/v1', challenge: hashcashChallenge(minBits, halfLife) });
 
 function state(entries: Entry[], stored: StoredKey | null = { key: key(), published: null }): ResourceState {
   let s: ResourceState = { stored, entries: new Map() };

@@ -10,7 +10,6 @@ import { base58Decode, base58Encode, base64urlEncode } from '../../protocols/enc
 import { isValidPeerId, peerIdFromPublicKey, publicKeyOf } from '../../protocols/identity.js';
 import { resourceId } from '../../protocols/objects.js';
 import { parseKey, parseMetadata, parseRecord, parseTombstone } from '../../protocols/validate.js';
-import type { Key, Record as ProviderRecord, Tombstone } from '../../protocols/types.js';
 import { key, peer, record, tombstone } from '../helpers/objects.js';
 
 /** The error code a parse throws, or 'ok'. Anything but a SignpostError is a bug and fails the test. */
