@@ -74,7 +74,7 @@ export type ValueKind =
   | { type: 'path' }
   | { type: 'nullable-path' }
   | { type: 'enum'; values: readonly string[] }
-  | { type: 'string-list' }
+  | { type: 'peer-id-list' }
   | { type: 'url-list' };
 
 export interface ConfigKeySpec {
@@ -136,7 +136,7 @@ const ENTRIES: { [K in ConfigKey]: Entry } = {
   clock: { kind: { type: 'enum', values: ['system', 'manual'] }, description: 'system, or manual for test mode (SPEC §10)' },
   clock_start: { kind: int(0), description: 'seconds the manual clock starts at' },
   bootstrap: { kind: { type: 'url-list' }, description: 'base URLs (ws:// or wss://) of other nodes' },
-  admins: { kind: { type: 'string-list' }, description: 'peer ids allowed node-level operations (SPEC §9.3)' },
+  admins: { kind: { type: 'peer-id-list' }, description: 'peer ids allowed node-level operations (SPEC §9.3)' },
   workers: { kind: int(0, 1024), defaultText: 'cores − 1, at least 1', description: 'worker threads for resource actors; 0 runs them in the main thread' },
   max_clock_skew: { kind: int(0), description: 'seconds a timestamp may lie in the future' },
   stale_timeout: { kind: int(1), description: 'seconds after which a key not republished here is stale' },

@@ -109,13 +109,12 @@ function parseValue(key: string, raw: unknown, source: string, fromText: boolean
       return isFilled(raw) ? raw : fail('a non-empty string or null');
     case 'enum':
       return typeof raw === 'string' && kind.values.includes(raw) ? raw : fail(`one of ${kind.values.join(', ')}`);
-    case 'string-list':
+    case 'peer-id-list':
     case 'url-list': {
       const list = fromText ? parseTextList(raw as string) : raw;
       if (!Array.isArray(list)) return fail('a JSON array or a comma-separated list');
       for (const item of list) if (!isFilled(item)) fail('a list of non-empty strings', item);
-      if (key === 'admins') for (const item of list) if (!isValidPeerId(item)) fail('a list of Ed25519 peer ids (12D3KooW…)', item);
-      if (kind.type === 'string-list') return list;
+      if (kind.type === 'peer-id-list') return list.map((id: string) => (isValidPeerId(id) ? id : fail('a list of Ed25519 peer ids (12D3KooW…)', id)));
       return list.map((url: string) => normaliseBootstrapUrl(url) ?? fail('a list of ws:// or wss:// URLs', url));
     }
   }

@@ -29,48 +29,54 @@ export function verifyKey(key: Key, verifyBy: SignatureVerifier = strictVerifier
   check(verifyBy(key.owner_peer_id, keyDigest(key), key.signature), `Key ${key.id}: signature by owner ${key.owner_peer_id}`);
 }
 
-interface RecordDigests {
-  metadata: Uint8Array;
-  record: Uint8Array;
-  entry: RecordEntry;
-}
-
 /**
- * Digests of a record, computed once per record object: a write is dry-run and then run (runtime/shard.ts),
- * and both runs hash the same object. Signed objects are never mutated after they are parsed.
+ * Digests of a signed entry, computed once per object: a write is dry-run and then run
+ * (runtime/shard.ts), and both runs hash the same object. Signed objects are never mutated after they
+ * are parsed.
  */
-const digestCache = new WeakMap<Record, RecordDigests>();
+const recordDigests = new WeakMap<Record, { metadata: Uint8Array; record: Uint8Array; entry: RecordEntry }>();
+const tombstoneDigests = new WeakMap<Tombstone, { digest: Uint8Array; entry: TombstoneEntry }>();
 
-function recordDigests(record: Record): RecordDigests {
-  let d = digestCache.get(record);
+function digestsOfRecord(record: Record) {
+  let d = recordDigests.get(record);
   if (!d) {
     const md = metadataDigest(record.metadata);
     const rd = recordDigest(record, md);
     d = { metadata: md, record: rd, entry: { kind: 'record', record, digest: toHex(rd), bits: leadingZeroBits(workHash(md)) } };
-    digestCache.set(record, d);
+    recordDigests.set(record, d);
+  }
+  return d;
+}
+
+function digestsOfTombstone(t: Tombstone) {
+  let d = tombstoneDigests.get(t);
+  if (!d) {
+    const digest = tombstoneDigest(t);
+    d = { digest, entry: { kind: 'tombstone', tombstone: t, digest: toHex(digest) } };
+    tombstoneDigests.set(t, d);
   }
   return d;
 }
 
 /** Digest and pow bits of a record: what the rules need. */
 export function recordEntry(record: Record): RecordEntry {
-  return recordDigests(record).entry;
+  return digestsOfRecord(record).entry;
 }
 
 export function tombstoneEntry(t: Tombstone): TombstoneEntry {
-  return { kind: 'tombstone', tombstone: t, digest: toHex(tombstoneDigest(t)) };
+  return digestsOfTombstone(t).entry;
 }
 
 /** Both signatures of a record: the issuer's over the metadata, the host's over the record. */
 export function verifyRecord(record: Record, verifyBy: SignatureVerifier = strictVerifier): void {
   const m = record.metadata;
-  const d = recordDigests(record);
+  const d = digestsOfRecord(record);
   check(verifyBy(m.issued_by, d.metadata, m.issuer_signature), `Record ${m.key_id}/${m.issued_by}/${m.peer_id}: issuer_signature by ${m.issued_by}`);
   check(verifyBy(m.peer_id, d.record, record.signature), `Record ${m.key_id}/${m.issued_by}/${m.peer_id}: host signature by ${m.peer_id}`);
 }
 
 export function verifyTombstone(t: Tombstone, verifyBy: SignatureVerifier = strictVerifier): void {
-  check(verifyBy(t.issued_by, tombstoneDigest(t), t.issuer_signature), `Tombstone ${t.key_id}/${t.issued_by}/${t.peer_id}: issuer_signature by ${t.issued_by}`);
+  check(verifyBy(t.issued_by, digestsOfTombstone(t).digest, t.issuer_signature), `Tombstone ${t.key_id}/${t.issued_by}/${t.peer_id}: issuer_signature by ${t.issued_by}`);
 }
 
 // ---- makers ----

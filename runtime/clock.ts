@@ -32,7 +32,7 @@ export class ManualClock implements Clock {
   }
 
   /** Jumps to `to`; time never goes backwards. */
-  async set(to: number): Promise<number> {
+  set(to: number): number {
     if (!Number.isSafeInteger(to) || to < this.current) {
       throw new SignpostError('invalid_params', `debug.set_time: time never goes backwards (now ${this.current}, asked ${to})`);
     }
@@ -41,7 +41,7 @@ export class ManualClock implements Clock {
   }
 
   /** Steps forward by `seconds`. */
-  async advance(seconds: number): Promise<number> {
+  advance(seconds: number): number {
     if (!Number.isSafeInteger(seconds) || seconds < 0 || !Number.isSafeInteger(this.current + seconds)) {
       throw new SignpostError('invalid_params', `debug.advance_time: seconds must be a non-negative integer, got ${seconds}`);
     }

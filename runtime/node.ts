@@ -124,8 +124,9 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
     stop() {
       stopping ??= (async () => {
         await rpc.close();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections?.();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections(); // idle keep-alive HTTP connections would hold close() open
+        await closed;
         await shard.close();
         await store.close();
       })();
