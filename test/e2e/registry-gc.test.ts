@@ -4,8 +4,8 @@
  * (including entries invalidated by a new key version), and host records that never expire on their host.
  * Every node here runs alone with the manual clock and no scheduled job falling due.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+import { describe, expect, it } from 'vitest';
+import { useNodeProcess } from '../helpers/node-process.js';
 import { key, peer, record, tombstone } from '../helpers/objects.js';
 import { ascii, expectCode, mineExact, tag, ttag, type KeyItem } from '../helpers/registry.js';
 import { hashcashChallenge } from '../../protocols/pow.js';
@@ -41,17 +41,9 @@ function client(rpc: () => RpcClient) {
 describe('visibility windows and evict_stale', () => {
   const hostIdentity = peer(240);
   const owner = peer(41);
-  let node: NodeProcess;
-  let rpc: RpcClient;
-  const c = client(() => rpc);
+  const running = useNodeProcess({ identity: hostIdentity, env: { clock_start: NOW, ...NO_JOBS } });
+  const c = client(() => running.rpc);
 
-  beforeAll(async () => {
-    node = await startNodeProcess({ identity: hostIdentity, env: { clock_start: NOW, ...NO_JOBS } });
-    rpc = await node.client();
-  });
-  afterAll(async () => {
-    expect(await node.stop()).toBe(0);
-  });
 
   it('a record is served while now − timestamp_created < expired_timeout (boundaries T − 1, T, T + 1)', async () => {
     const t0 = await c.now();
@@ -67,9 +59,9 @@ describe('visibility windows and evict_stale', () => {
     await c.setTime(t0 + EXPIRED);
     expect(await c.records(k)).toEqual([later]);
     expect((await c.stale()).find((i) => i.key.id === k.id)?.records).toEqual([later]);
-    const listed = (await rpc.call<{ keys: KeyItem[] }>('registry.list_keys', { limit: 1000 })).keys.find((i) => i.key.id === k.id);
+    const listed = (await running.rpc.call<{ keys: KeyItem[] }>('registry.list_keys', { limit: 1000 })).keys.find((i) => i.key.id === k.id);
     expect(listed?.records).toEqual([later]);
-    await expectCode(rpc.call('registry.put_record', { record: r }), 'record_expired');
+    await expectCode(running.rpc.call('registry.put_record', { record: r }), 'record_expired');
     await c.setTime(t0 + EXPIRED + 1);
     expect(await c.records(k)).toEqual([]);
   });
@@ -88,7 +80,7 @@ describe('visibility windows and evict_stale', () => {
     await c.setTime(t0 + EXPIRED);
     expect(await c.tombstones(k)).toEqual([later]);
     expect((await c.stale()).find((i) => i.key.id === k.id)?.tombstones).toEqual([later]);
-    await expectCode(rpc.call('registry.add_tombstone', { tombstone: t }), 'record_expired');
+    await expectCode(running.rpc.call('registry.add_tombstone', { tombstone: t }), 'record_expired');
     await c.setTime(t0 + EXPIRED + 1);
     expect(await c.tombstones(k)).toEqual([]);
   });
@@ -168,18 +160,10 @@ describe('visibility windows and evict_stale', () => {
 describe('clear_expired', () => {
   const hostIdentity = peer(241);
   const owner = peer(51);
-  let node: NodeProcess;
-  let rpc: RpcClient;
-  const c = client(() => rpc);
+  const running = useNodeProcess({ identity: hostIdentity, env: { clock_start: NOW, ...NO_JOBS } });
+  const c = client(() => running.rpc);
   const none = { count_keys: 0, count_records: 0, count_tombstones: 0 };
 
-  beforeAll(async () => {
-    node = await startNodeProcess({ identity: hostIdentity, env: { clock_start: NOW, ...NO_JOBS } });
-    rpc = await node.client();
-  });
-  afterAll(async () => {
-    expect(await node.stop()).toBe(0);
-  });
 
   // The tests of this block run in order on one node and each leaves nothing that expires later but the
   // host-record keys, so every count is exact.
@@ -205,7 +189,7 @@ describe('clear_expired', () => {
     for (const t of [t1, t6]) await c.bury(t);
 
     expect(await c.clear()).toEqual({ count_keys: 1, count_records: 0, count_tombstones: 0 });
-    await expectCode(rpc.call('registry.get_key_metadata', { key_id: k7.id }), 'key_not_found');
+    await expectCode(running.rpc.call('registry.get_key_metadata', { key_id: k7.id }), 'key_not_found');
     expect(await c.tombstones(k6)).toEqual([t6]);
 
     await c.setTime(T0 + 100);
@@ -219,10 +203,10 @@ describe('clear_expired', () => {
     await c.setTime(T0 + EXPIRED);
     // r1, r5; t1, t6; keys k2 (empty), k5 and k6 (emptied by this call)
     expect(await c.clear()).toEqual({ count_keys: 3, count_records: 2, count_tombstones: 2 });
-    for (const gone of [k2, k5, k6]) await expectCode(rpc.call('registry.get_key_metadata', { key_id: gone.id }), 'key_not_found');
+    for (const gone of [k2, k5, k6]) await expectCode(running.rpc.call('registry.get_key_metadata', { key_id: gone.id }), 'key_not_found');
     expect(await c.records(k1)).toEqual([r2]);
     expect(await c.tombstones(k1)).toEqual([]);
-    expect(await rpc.call('registry.get_key_metadata', { key_id: k3.id })).toEqual(k3);
+    expect(await running.rpc.call('registry.get_key_metadata', { key_id: k3.id })).toEqual(k3);
     expect(await c.clear()).toEqual(none); // nothing left to do
 
     await c.setTime(T0 + 100 + EXPIRED);
@@ -233,7 +217,7 @@ describe('clear_expired', () => {
     expect(await c.clear()).toEqual({ count_keys: 1, count_records: 0, count_tombstones: 0 }); // k3
     // the host record and its key stay
     expect((await c.records(k4)).map(slotTag)).toEqual([slotTag(h)]);
-    const held = (await rpc.call<{ keys: KeyItem[] }>('registry.list_keys', {})).keys.map((i) => i.key.id);
+    const held = (await running.rpc.call<{ keys: KeyItem[] }>('registry.list_keys', {})).keys.map((i) => i.key.id);
     expect(held).toEqual([k4.id]);
   });
 
@@ -271,7 +255,7 @@ describe('clear_expired', () => {
     expect(await c.tombstones(w1)).toEqual([anyTomb]);
     const item = (await c.stale()).find((i) => i.key.id === v1.id);
     expect(item).toEqual({ key: v2, records: [byOwner], tombstones: [ownerTomb] });
-    await expectCode(rpc.call('registry.put_record', { record: byOther }), 'policy_violation');
+    await expectCode(running.rpc.call('registry.put_record', { record: byOther }), 'policy_violation');
 
     expect(await c.clear()).toEqual({ count_keys: 0, count_records: 2, count_tombstones: 1 }); // byOther, weak; otherTomb
     expect(await c.clear()).toEqual(none);
@@ -296,7 +280,7 @@ describe('clear_expired', () => {
     expect(await c.clear()).toEqual({ count_keys: 0, count_records: 1, count_tombstones: 1 });
     expect((await c.records(k)).map(slotTag)).toEqual([slotTag(hosted)]);
     expect(await c.tombstones(k)).toEqual([]);
-    expect(await rpc.call('registry.get_key_metadata', { key_id: k.id })).toEqual(k);
+    expect(await running.rpc.call('registry.get_key_metadata', { key_id: k.id })).toEqual(k);
     expect(await c.clear()).toEqual(none);
   });
 });

@@ -4,8 +4,8 @@
  * `registry.get_key_id`, `registry.get_key_metadata`, `registry.merge_keys` of §9.1.
  * One node, manual clock fixed at NOW (no time travel here).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+import { describe, expect, it } from 'vitest';
+import { useNodeProcess } from '../helpers/node-process.js';
 import { key, peer } from '../helpers/objects.js';
 import { expectCode, tamper, SMALL_ORDER_PEER_ID, type KeyItem } from '../helpers/registry.js';
 import { hashcashChallenge } from '../../protocols/pow.js';
@@ -13,28 +13,19 @@ import { base64urlDecode, compareBytes } from '../../protocols/encoding.js';
 import { resourceId } from '../../protocols/objects.js';
 import { makeKey } from '../../protocols/signed.js';
 import type { ChallengeType, Key } from '../../protocols/types.js';
-import type { RpcClient } from '../../runtime/rpc-client.js';
 
 const NOW = 1_700_000_000;
 const SKEW = 30;
 
 describe('registry keys over the socket', () => {
-  let node: NodeProcess;
-  let rpc: RpcClient;
+  const running = useNodeProcess({ env: { clock_start: NOW } });
   const owner = peer(11);
 
-  beforeAll(async () => {
-    node = await startNodeProcess({ env: { clock_start: NOW } });
-    rpc = await node.client();
-  });
-  afterAll(async () => {
-    expect(await node.stop()).toBe(0);
-  });
 
-  const register = (k: unknown) => rpc.call('registry.register_key', { key: k });
-  const republish = (k: unknown) => rpc.call('registry.republish_key', { key: k });
-  const stored = (id: string) => rpc.call<Key>('registry.get_key_metadata', { key_id: id });
-  const staleIds = async () => (await rpc.call<KeyItem[]>('registry.evict_stale', {})).map((i) => i.key.id);
+  const register = (k: unknown) => running.rpc.call('registry.register_key', { key: k });
+  const republish = (k: unknown) => running.rpc.call('registry.republish_key', { key: k });
+  const stored = (id: string) => running.rpc.call<Key>('registry.get_key_metadata', { key_id: id });
+  const staleIds = async () => (await running.rpc.call<KeyItem[]>('registry.evict_stale', {})).map((i) => i.key.id);
 
   // ---- §4.1 time rule ----
 
@@ -122,7 +113,7 @@ describe('registry keys over the socket', () => {
       const k = { ...key(owner, 'bad-owner', NOW), owner_peer_id: bad, id: resourceId('bad-owner', bad) };
       await expectCode(register(k), 'invalid_peer_id');
     }
-    await expectCode(rpc.call('registry.get_key_id', { label: 'x', owner_peer_id: SMALL_ORDER_PEER_ID }), 'invalid_peer_id');
+    await expectCode(running.rpc.call('registry.get_key_id', { label: 'x', owner_peer_id: SMALL_ORDER_PEER_ID }), 'invalid_peer_id');
   });
 
   it('refuses a key whose signature does not verify (invalid_signature)', async () => {
@@ -224,8 +215,8 @@ describe('registry keys over the socket', () => {
         expect(await register(greater)).toEqual({ key_id: a.id });
       }
       expect(await stored(a.id)).toEqual(greater);
-      expect(await rpc.call('registry.merge_keys', { keys: [lesser, greater] })).toEqual(greater);
-      expect(await rpc.call('registry.merge_keys', { keys: [greater, lesser] })).toEqual(greater);
+      expect(await running.rpc.call('registry.merge_keys', { keys: [lesser, greater] })).toEqual(greater);
+      expect(await running.rpc.call('registry.merge_keys', { keys: [greater, lesser] })).toEqual(greater);
     }
   });
 
@@ -233,22 +224,22 @@ describe('registry keys over the socket', () => {
 
   it('get_key_id returns resource_id(label, owner) and get_key_metadata of an unknown key is key_not_found', async () => {
     const k = key(owner, 'get-id', NOW);
-    expect(await rpc.call('registry.get_key_id', { label: 'get-id', owner_peer_id: owner.peerId })).toBe(k.id);
+    expect(await running.rpc.call('registry.get_key_id', { label: 'get-id', owner_peer_id: owner.peerId })).toBe(k.id);
     const e = await expectCode(stored(k.id), 'key_not_found');
     expect(e.rpcCode).toBe(1006);
-    await expectCode(rpc.call('registry.get_key_metadata', { key_id: 'not-a-resource-id' }), 'invalid_params');
+    await expectCode(running.rpc.call('registry.get_key_metadata', { key_id: 'not-a-resource-id' }), 'invalid_params');
   });
 
   it('merge_keys returns the winner by the key order and refuses an empty list or mixed ids', async () => {
     const v1 = key(owner, 'merge', NOW - 3);
     const v2 = key(owner, 'merge', NOW - 2);
     const v3 = key(owner, 'merge', NOW - 1);
-    expect(await rpc.call('registry.merge_keys', { keys: [v2, v3, v1] })).toEqual(v3);
-    expect(await rpc.call('registry.merge_keys', { keys: [v1] })).toEqual(v1);
-    await expectCode(rpc.call('registry.merge_keys', { keys: [] }), 'invalid_params');
-    await expectCode(rpc.call('registry.merge_keys', { keys: [v1, key(owner, 'merge-other', NOW)] }), 'invalid_params');
-    await expectCode(rpc.call('registry.merge_keys', { keys: v1 }), 'invalid_params');
-    await expectCode(rpc.call('registry.merge_keys', { keys: [{ ...v1, extra: true }] }), 'invalid_params');
+    expect(await running.rpc.call('registry.merge_keys', { keys: [v2, v3, v1] })).toEqual(v3);
+    expect(await running.rpc.call('registry.merge_keys', { keys: [v1] })).toEqual(v1);
+    await expectCode(running.rpc.call('registry.merge_keys', { keys: [] }), 'invalid_params');
+    await expectCode(running.rpc.call('registry.merge_keys', { keys: [v1, key(owner, 'merge-other', NOW)] }), 'invalid_params');
+    await expectCode(running.rpc.call('registry.merge_keys', { keys: v1 }), 'invalid_params');
+    await expectCode(running.rpc.call('registry.merge_keys', { keys: [{ ...v1, extra: true }] }), 'invalid_params');
     // merge_keys reads nothing from the store and stores nothing
     await expectCode(stored(v1.id), 'key_not_found');
   });

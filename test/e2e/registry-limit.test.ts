@@ -4,8 +4,8 @@
  * better) and its digest tie-break, hashcash/v1 score and insufficient_work, host records exempt, the
  * reserve served again when a served record is tombstoned or expires, and the max_entries_per_key bound.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useNodeProcess } from '../helpers/node-process.js';
 import { key, peer, record, tombstone } from '../helpers/objects.js';
 import { ascii, expectCode, mineExact, recordDigestHex, tag, tamper, workBits, type KeyItem } from '../helpers/registry.js';
 import { hashcashChallenge } from '../../protocols/pow.js';
@@ -47,17 +47,11 @@ async function expectReserved(call: Promise<unknown>): Promise<void> {
 describe('the provider limit under default and hashcash keys', () => {
   const hostIdentity = peer(250);
   const owner = peer(31);
-  let node: NodeProcess;
-  let rpc: RpcClient;
-  const h = helpers(() => rpc, owner);
+  const running = useNodeProcess({ identity: hostIdentity, env: { clock_start: NOW, ...NO_JOBS } });
+  const h = helpers(() => running.rpc, owner);
 
-  beforeAll(async () => {
-    node = await startNodeProcess({ identity: hostIdentity, env: { clock_start: NOW, ...NO_JOBS } });
-    rpc = await node.client();
-    expect(node.peerId).toBe(hostIdentity.peerId);
-  });
-  afterAll(async () => {
-    expect(await node.stop()).toBe(0);
+  beforeAll(() => {
+    expect(running.node.peerId).toBe(hostIdentity.peerId);
   });
 
   it('serves the best 32 by FIFO rank; worse records are kept in reserve and served again when a served one is removed', async () => {
@@ -86,13 +80,13 @@ describe('the provider limit under default and hashcash keys', () => {
 
     // a reserved record arriving by republish is kept too, neither stored as served nor rejected
     const r35 = record(k, peer(1103), NOW - 1500);
-    expect(await rpc.call('registry.republish_records', { records: [r35, r33] })).toEqual({ updated: 1, rejected: [] });
+    expect(await running.rpc.call('registry.republish_records', { records: [r35, r33] })).toEqual({ updated: 1, rejected: [] });
     expect((await h.served(k)).map(tag)).toEqual(servedNow.map(tag));
 
     // evict_stale and list_keys show the served records only, in rank order
-    const stale = (await rpc.call<KeyItem[]>('registry.evict_stale', {})).find((i) => i.key.id === k.id);
+    const stale = (await running.rpc.call<KeyItem[]>('registry.evict_stale', {})).find((i) => i.key.id === k.id);
     expect(stale?.records.map(tag)).toEqual(servedNow.map(tag));
-    const listed = (await rpc.call<{ keys: KeyItem[] }>('registry.list_keys', { limit: 1000 })).keys.find((i) => i.key.id === k.id);
+    const listed = (await running.rpc.call<{ keys: KeyItem[] }>('registry.list_keys', { limit: 1000 })).keys.find((i) => i.key.id === k.id);
     expect(listed?.records).toEqual(servedNow);
 
     // removing served records brings the reserve back, best first: first[0], then r35, then r33
@@ -176,7 +170,7 @@ describe('the provider limit under default and hashcash keys', () => {
     // hosted by this node (peer_id = node peer id, co-signed by the node's key), ranked below every other record
     const host1 = record(k, peer(1600), NOW - 5000, { host: hostIdentity });
     const host2 = record(k, peer(1601), NOW - 6000, { host: hostIdentity });
-    expect(host1.metadata.peer_id).toBe(node.peerId);
+    expect(host1.metadata.peer_id).toBe(running.node.peerId);
     expect(await h.put(host1)).toEqual({});
     expect(await h.put(host2)).toEqual({});
     const byRank = [...others].reverse();
@@ -193,17 +187,9 @@ describe('the provider limit under default and hashcash keys', () => {
 
 describe('the reserve when a served record expires', () => {
   const owner = peer(32);
-  let node: NodeProcess;
-  let rpc: RpcClient;
-  const h = helpers(() => rpc, owner);
+  const running = useNodeProcess({ env: { clock_start: NOW, ...NO_JOBS } });
+  const h = helpers(() => running.rpc, owner);
 
-  beforeAll(async () => {
-    node = await startNodeProcess({ env: { clock_start: NOW, ...NO_JOBS } });
-    rpc = await node.client();
-  });
-  afterAll(async () => {
-    expect(await node.stop()).toBe(0);
-  });
 
   it('serves a reserved record as soon as a better-ranked one expires (age = expired_timeout)', async () => {
     const k = await h.freshKey();
@@ -214,9 +200,9 @@ describe('the reserve when a served record expires', () => {
     expect(await h.put(old)).toEqual({});
     await expectReserved(h.put(renewed));
     const byRank = [...young].reverse();
-    await rpc.call('debug.advance_time', { seconds: 399 }); // old is 86 399 s old: still live
+    await running.rpc.call('debug.advance_time', { seconds: 399 }); // old is 86 399 s old: still live
     expect((await h.served(k)).map(tag)).toEqual([...byRank, old].map(tag));
-    await rpc.call('debug.advance_time', { seconds: 1 }); // 86 400 s: expired
+    await running.rpc.call('debug.advance_time', { seconds: 1 }); // 86 400 s: expired
     expect((await h.served(k)).map(tag)).toEqual([...byRank, renewed].map(tag));
   });
 });
@@ -224,17 +210,9 @@ describe('the reserve when a served record expires', () => {
 describe('the max_entries_per_key bound', () => {
   const hostIdentity = peer(251);
   const owner = peer(33);
-  let node: NodeProcess;
-  let rpc: RpcClient;
-  const h = helpers(() => rpc, owner);
+  const running = useNodeProcess({ identity: hostIdentity, env: { clock_start: NOW, records_limit: 2, max_entries_per_key: 4, ...NO_JOBS } });
+  const h = helpers(() => running.rpc, owner);
 
-  beforeAll(async () => {
-    node = await startNodeProcess({ identity: hostIdentity, env: { clock_start: NOW, records_limit: 2, max_entries_per_key: 4, ...NO_JOBS } });
-    rpc = await node.client();
-  });
-  afterAll(async () => {
-    expect(await node.stop()).toBe(0);
-  });
 
   it('drops the lowest-ranked non-host record when a key holds more than max_entries_per_key entries', async () => {
     const k = await h.freshKey();

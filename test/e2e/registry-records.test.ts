@@ -4,45 +4,36 @@
  * republish_tombstones, key_not_found, and `registry.merge` (§9.1).
  * One node, manual clock fixed at NOW (no time travel here); each test uses its own key.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+import { describe, expect, it } from 'vitest';
+import { useNodeProcess } from '../helpers/node-process.js';
 import { key, peer, record, tombstone } from '../helpers/objects.js';
 import { ascii, expectCode, recordDigestHex, tag, tamper, tombstoneDigestHex, ttag, SMALL_ORDER_PEER_ID } from '../helpers/registry.js';
 import { makeMetadata, makeRecord, makeTombstone } from '../../protocols/signed.js';
 import type { Key, Record as ProviderRecord, Tombstone } from '../../protocols/types.js';
-import type { RpcClient } from '../../runtime/rpc-client.js';
 
 const NOW = 1_700_000_000;
 const SKEW = 30;
 const EXPIRED = 86_400;
 
 describe('registry records and tombstones over the socket', () => {
-  let node: NodeProcess;
-  let rpc: RpcClient;
+  const running = useNodeProcess({ env: { clock_start: NOW } });
   const owner = peer(21);
   const alice = peer(22);
   const bob = peer(23);
   const host = peer(24);
 
-  beforeAll(async () => {
-    node = await startNodeProcess({ env: { clock_start: NOW } });
-    rpc = await node.client();
-  });
-  afterAll(async () => {
-    expect(await node.stop()).toBe(0);
-  });
 
   let labels = 0;
   /** A fresh registered key for one test. */
   async function freshKey(opts: Parameters<typeof key>[3] = {}): Promise<Key> {
     const k = key(owner, `records-${labels++}`, NOW - 1000, opts);
-    expect(await rpc.call('registry.register_key', { key: k })).toEqual({ key_id: k.id });
+    expect(await running.rpc.call('registry.register_key', { key: k })).toEqual({ key_id: k.id });
     return k;
   }
-  const put = (r: unknown) => rpc.call('registry.put_record', { record: r });
-  const bury = (t: unknown) => rpc.call('registry.add_tombstone', { tombstone: t });
-  const records = (k: Key) => rpc.call<ProviderRecord[]>('registry.get_records', { key_id: k.id });
-  const tombstones = (k: Key) => rpc.call<Tombstone[]>('registry.get_tombstones', { key_id: k.id });
+  const put = (r: unknown) => running.rpc.call('registry.put_record', { record: r });
+  const bury = (t: unknown) => running.rpc.call('registry.add_tombstone', { tombstone: t });
+  const records = (k: Key) => running.rpc.call<ProviderRecord[]>('registry.get_records', { key_id: k.id });
+  const tombstones = (k: Key) => running.rpc.call<Tombstone[]>('registry.get_tombstones', { key_id: k.id });
   /** A key this node does not hold. */
   const unknownKey = key(owner, 'never-registered', NOW);
 
@@ -336,7 +327,7 @@ describe('registry records and tombstones over the socket', () => {
     const unknownField = { ...record(k, dave, NOW - 8), extra: 1 };
     const future = record(k, peer(27), NOW + SKEW + 1);
     const invalidPeer = { ...record(k, dave, NOW - 8), metadata: { ...record(k, dave, NOW - 8).metadata, peer_id: SMALL_ORDER_PEER_ID } };
-    const result = await rpc.call('registry.republish_records', {
+    const result = await running.rpc.call('registry.republish_records', {
       records: [fresh, losing, { ...badSig, signature: tamper(badSig.signature) }, malformed, replacing, winner, unknownField, future, invalidPeer, 'not an object'],
     });
     expect(result).toEqual({
@@ -364,7 +355,7 @@ describe('registry records and tombstones over the socket', () => {
     const bad = tombstone(k, peer(25), host.peerId, NOW - 5);
     const expired = tombstone(k, peer(26), host.peerId, NOW - EXPIRED);
     const fresh = tombstone(k, peer(27), host.peerId, NOW - 1);
-    const result = await rpc.call('registry.republish_tombstones', {
+    const result = await running.rpc.call('registry.republish_tombstones', {
       tombstones: [removal, losing, { ...bad, issuer_signature: tamper(bad.issuer_signature) }, expired, { ...fresh, solution: '!' }, old, fresh],
     });
     expect(result).toEqual({
@@ -382,27 +373,27 @@ describe('registry records and tombstones over the socket', () => {
   it('republish of entries of two keys is invalid_params and stores nothing', async () => {
     const k1 = await freshKey();
     const k2 = await freshKey();
-    const e = await expectCode(rpc.call('registry.republish_records', { records: [record(k1, alice, NOW), record(k2, alice, NOW)] }), 'invalid_params');
+    const e = await expectCode(running.rpc.call('registry.republish_records', { records: [record(k1, alice, NOW), record(k2, alice, NOW)] }), 'invalid_params');
     expect(e.rpcCode).toBe(-32602);
-    await expectCode(rpc.call('registry.republish_tombstones', { tombstones: [tombstone(k1, alice, host.peerId, NOW), tombstone(k2, alice, host.peerId, NOW)] }), 'invalid_params');
+    await expectCode(running.rpc.call('registry.republish_tombstones', { tombstones: [tombstone(k1, alice, host.peerId, NOW), tombstone(k2, alice, host.peerId, NOW)] }), 'invalid_params');
     expect(await records(k1)).toEqual([]);
     expect(await records(k2)).toEqual([]);
     expect(await tombstones(k1)).toEqual([]);
   });
 
   it('republish of entries of an unknown key is key_not_found', async () => {
-    await expectCode(rpc.call('registry.republish_records', { records: [record(unknownKey, alice, NOW)] }), 'key_not_found');
-    await expectCode(rpc.call('registry.republish_tombstones', { tombstones: [tombstone(unknownKey, alice, host.peerId, NOW)] }), 'key_not_found');
+    await expectCode(running.rpc.call('registry.republish_records', { records: [record(unknownKey, alice, NOW)] }), 'key_not_found');
+    await expectCode(running.rpc.call('registry.republish_tombstones', { tombstones: [tombstone(unknownKey, alice, host.peerId, NOW)] }), 'key_not_found');
   });
 
   it('republish whose records / tombstones param is not a list is invalid_params', async () => {
     const k = await freshKey();
     const r = record(k, alice, NOW);
-    await expectCode(rpc.call('registry.republish_records', { records: r }), 'invalid_params');
-    await expectCode(rpc.call('registry.republish_records', { records: 'x' }), 'invalid_params');
-    await expectCode(rpc.call('registry.republish_records', {}), 'invalid_params');
-    await expectCode(rpc.call('registry.republish_records', { records: [r], extra: 1 }), 'invalid_params');
-    await expectCode(rpc.call('registry.republish_tombstones', { tombstones: { 0: tombstone(k, alice, host.peerId, NOW) } }), 'invalid_params');
+    await expectCode(running.rpc.call('registry.republish_records', { records: r }), 'invalid_params');
+    await expectCode(running.rpc.call('registry.republish_records', { records: 'x' }), 'invalid_params');
+    await expectCode(running.rpc.call('registry.republish_records', {}), 'invalid_params');
+    await expectCode(running.rpc.call('registry.republish_records', { records: [r], extra: 1 }), 'invalid_params');
+    await expectCode(running.rpc.call('registry.republish_tombstones', { tombstones: { 0: tombstone(k, alice, host.peerId, NOW) } }), 'invalid_params');
     expect(await records(k)).toEqual([]);
   });
 
@@ -418,7 +409,7 @@ describe('registry records and tombstones over the socket', () => {
     const b1forged = { ...record(k1, bob, NOW - 19, { host }), signature: tamper(b1.signature) };
     const a2 = record(k2, alice, NOW - 30);
     const [d1, d2] = [record(k2, bob, NOW, { value: 'p' }), record(k2, bob, NOW, { value: 'q' })].sort((x, y) => ascii(recordDigestHex(x), recordDigestHex(y)));
-    const merged = await rpc.call<ProviderRecord[]>('registry.merge', {
+    const merged = await running.rpc.call<ProviderRecord[]>('registry.merge', {
       records: [
         [a1, b1, d2],
         [a1renewed, a2],
@@ -433,20 +424,20 @@ describe('registry records and tombstones over the socket', () => {
     expect(merged.map(tag)).toEqual(expected.map(tag));
     expect(merged).toEqual(expected);
     // the order of the lists does not matter
-    expect(await rpc.call('registry.merge', { records: [[a1newer, a1, a2], [d1], [b1forged, d2], [b1, a1renewed]] })).toEqual(expected);
-    expect(await rpc.call('registry.merge', { records: [] })).toEqual([]);
+    expect(await running.rpc.call('registry.merge', { records: [[a1newer, a1, a2], [d1], [b1forged, d2], [b1, a1renewed]] })).toEqual(expected);
+    expect(await running.rpc.call('registry.merge', { records: [] })).toEqual([]);
     // merge stores nothing
-    await expectCode(rpc.call('registry.get_records', { key_id: k1.id }), 'key_not_found');
+    await expectCode(running.rpc.call('registry.get_records', { key_id: k1.id }), 'key_not_found');
   });
 
   it('merge refuses malformed params (invalid_params / invalid_peer_id)', async () => {
     const k = key(owner, 'merge-bad', NOW);
     const r = record(k, alice, NOW);
-    await expectCode(rpc.call('registry.merge', { records: [r] }), 'invalid_params'); // a list of records, not a list of lists
-    await expectCode(rpc.call('registry.merge', { records: [[{ ...r, extra: 1 }]] }), 'invalid_params');
-    await expectCode(rpc.call('registry.merge', { records: [[{ ...r, timestamp_created: -1 }]] }), 'invalid_params');
-    await expectCode(rpc.call('registry.merge', { records: [[{ ...r, metadata: { ...r.metadata, issued_by: 'nope' } }]] }), 'invalid_peer_id');
-    await expectCode(rpc.call('registry.merge', {}), 'invalid_params');
+    await expectCode(running.rpc.call('registry.merge', { records: [r] }), 'invalid_params'); // a list of records, not a list of lists
+    await expectCode(running.rpc.call('registry.merge', { records: [[{ ...r, extra: 1 }]] }), 'invalid_params');
+    await expectCode(running.rpc.call('registry.merge', { records: [[{ ...r, timestamp_created: -1 }]] }), 'invalid_params');
+    await expectCode(running.rpc.call('registry.merge', { records: [[{ ...r, metadata: { ...r.metadata, issued_by: 'nope' } }]] }), 'invalid_peer_id');
+    await expectCode(running.rpc.call('registry.merge', {}), 'invalid_params');
   });
 
   // ---- owner/v1 (§6) ----
@@ -462,7 +453,7 @@ describe('registry records and tombstones over the socket', () => {
     await expectCode(bury(tombstone(k, alice, host.peerId, NOW - 1)), 'policy_violation');
     await expectCode(bury(tombstone(k, alice, alice.peerId, NOW - 1)), 'policy_violation');
     // republish lists the policy failures
-    expect(await rpc.call('registry.republish_records', { records: [record(k, bob, NOW - 1), record(k, owner, NOW - 1)] })).toEqual({
+    expect(await running.rpc.call('registry.republish_records', { records: [record(k, bob, NOW - 1), record(k, owner, NOW - 1)] })).toEqual({
       updated: 1,
       rejected: [{ index: 0, code: 'policy_violation' }],
     });

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { RpcClient } from '../../runtime/rpc-client.js';
 import { identityToFile, type Identity } from '../../protocols/identity.js';
 
@@ -103,6 +104,30 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
+    },
+  };
+}
+
+/**
+ * One node process for the enclosing `describe`: started before its tests, with an RPC client, and
+ * stopped after them with a clean exit (status 0) asserted.
+ */
+export function useNodeProcess(opts: NodeProcessOptions = {}): { readonly node: NodeProcess; readonly rpc: RpcClient } {
+  let node: NodeProcess | undefined;
+  let rpc: RpcClient | undefined;
+  beforeAll(async () => {
+    node = await startNodeProcess(opts);
+    rpc = await node.client();
+  });
+  afterAll(async () => {
+    expect(await node!.stop()).toBe(0);
+  });
+  return {
+    get node() {
+      return node!;
+    },
+    get rpc() {
+      return rpc!;
     },
   };
 }
