@@ -24,6 +24,7 @@ import {
   keyItem,
   putKey,
   putRecord,
+  renewHostRecords,
   republishEntries,
   staleItem,
   type Changes,
@@ -49,11 +50,13 @@ export type ResourceRequest =
   | { type: 'get_tombstones' }
   | { type: 'list_item' }
   | { type: 'evict_stale' }
-  | { type: 'clear_expired' };
+  | { type: 'clear_expired' }
+  /** Re-signs this node's host records that are due (SPEC §5); `sign` signs a digest with the node's key. */
+  | { type: 'renew'; sign: (digest: Uint8Array) => Uint8Array };
 
 /**
  * A request as the actor receives it. `verify` answers signature checks; by default they are verified
- * on this thread, the shard may pass answers it computed off-thread before (see runtime/shard.ts).
+ * on this thread (a test or the simulator may inject another verifier).
  */
 export type ResourceEvent = (ResourceRequest & { reply: Reply; verify?: SignatureVerifier }) | { type: 'passivate' };
 
@@ -94,6 +97,7 @@ export const RESOURCE_OPS: { [T in ResourceRequest['type']]: Op<Extract<Resource
   list_item: (s, _r, ctx) => read(s, keyItem(s, ctx)),
   evict_stale: (s, _r, ctx) => read(s, staleItem(s, ctx)),
   clear_expired: (s, _r, ctx) => clearExpired(s, ctx),
+  renew: (s, r, ctx) => renewHostRecords(s, ctx, r.sign),
 };
 
 /** Runs one request's operation on a state (pure). */
@@ -162,6 +166,7 @@ export const resourceMachine = setup({
     list_item: { actions: 'handle' },
     evict_stale: { actions: 'handle' },
     clear_expired: { actions: 'handle' },
+    renew: { actions: 'handle' },
     passivate: { target: '.passivated' },
   },
   states: {

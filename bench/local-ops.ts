@@ -24,7 +24,7 @@ import { DEFAULT_RULE_CONFIG, type Key, type Record as ProviderRecord } from '..
 import { nodeCryptoBackend } from '../runtime/crypto-node.js';
 import { RpcClient } from '../runtime/rpc-client.js';
 import { openStore } from '../runtime/store.js';
-import { ResourceShard, toStoreWrites } from '../runtime/shard.js';
+import { toStoreWrites } from '../runtime/shard.js';
 import { stateFromEntries } from '../protocols/registry.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -148,27 +148,6 @@ async function main(): Promise<void> {
     emit({ op: 'put_record', via: 'rpc', clients, records: w.records.length, records_per_s: Math.round(rate), ratio_to_verify: ratio(rate), goal_ratio: 0.35 });
   }
 
-  const hostPeerId = identity(999_999).peerId;
-  {
-    const dir = mkdtempSync(join(tmpdir(), 'signpost-bench-'));
-    const store = await openStore({ dataDir: dir });
-    const shard = new ResourceShard({
-      store,
-      now: () => now,
-      passivateAfterMs: 60_000,
-      verifyOffThread: true, // as the node runs it
-      ruleContext: () => ({ now: Math.floor(Date.now() / 1000), cfg: DEFAULT_RULE_CONFIG, hostPeerId }),
-    });
-    await Promise.all(work.keyObjs.map((key) => shard.request(key.id, { type: 'register_key', key })));
-    const t0 = performance.now();
-    await Promise.all(work.records.map((record) => shard.request(record.metadata.key_id, { type: 'put_record', record })));
-    const rate = work.records.length / ((performance.now() - t0) / 1000);
-    await shard.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-    emit({ op: 'put_record', via: 'in-process', records: work.records.length, records_per_s: Math.round(rate), ratio_to_verify: ratio(rate) });
-  }
-
   {
     const resources = Math.max(100, Math.round(10_000 * SCALE));
     const dir = mkdtempSync(join(tmpdir(), 'signpost-bench-'));
@@ -176,7 +155,7 @@ async function main(): Promise<void> {
     const owner = identity(200_000);
     const issuers = Array.from({ length: 32 }, (_, i) => identity(i));
     const ids: string[] = [];
-    const ctx = { now, cfg: DEFAULT_RULE_CONFIG, hostPeerId };
+    const ctx = { now, cfg: DEFAULT_RULE_CONFIG, hostPeerId: identity(999_999).peerId };
     for (let k = 0; k < resources; k++) {
       const key = makeKey(owner, { label: `get-${k}`, timestamp_created: now });
       ids.push(key.id);

@@ -137,7 +137,7 @@ const ENTRIES: { [K in ConfigKey]: Entry } = {
   clock_start: { kind: int(0), description: 'seconds the manual clock starts at' },
   bootstrap: { kind: { type: 'url-list' }, description: 'base URLs (ws:// or wss://) of other nodes' },
   admins: { kind: { type: 'peer-id-list' }, description: 'peer ids allowed node-level operations (SPEC §9.3)' },
-  workers: { kind: int(0, 1024), defaultText: 'cores − 1, at least 1', description: 'worker threads for resource actors; 0 runs them in the main thread' },
+  workers: { kind: int(0, 64), defaultText: 'cores − 1, at least 1', description: 'worker threads for resource actors; 0 runs them in the main thread' },
   max_clock_skew: { kind: int(0), description: 'seconds a timestamp may lie in the future' },
   stale_timeout: { kind: int(1), description: 'seconds after which a key not republished here is stale' },
   expired_timeout: { kind: int(1), description: 'seconds after which records, tombstones and empty keys expire' },

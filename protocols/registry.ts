@@ -11,6 +11,7 @@ import {
   checkRecordTime,
   checkTombstoneTime,
   clearExpired as clearExpiredRule,
+  hostRecordsToRenew,
   compareKeys,
   enforceEntryBound,
   entryAllowed,
@@ -23,7 +24,7 @@ import {
   type ResourceState,
   type RuleContext,
 } from './rules.js';
-import { recordEntry, strictVerifier, tombstoneEntry, verifyKey, verifyRecord, verifyTombstone, type SignatureVerifier } from './signed.js';
+import { recordEntry, renewedRecord, strictVerifier, tombstoneEntry, verifyKey, verifyRecord, verifyTombstone, type SignatureVerifier } from './signed.js';
 import { parseRecord, parseTombstone } from './validate.js';
 import type { Entry, Key, Record, RecordEntry, StoredKey, Tombstone, TombstoneEntry } from './types.js';
 
@@ -308,4 +309,23 @@ export function clearExpired(state: ResourceState, ctx: RuleContext): OpOutcome<
   }
   const deleted = out.deleted.map((slot) => state.entries.get(slot)!).filter(Boolean);
   return { state: out.state, result, changes: { put: [], deleted } };
+}
+
+/**
+ * `renew`'s share of one key (SPEC §5): every host record of this node whose `timestamp_created` is at
+ * least `renew_interval` before now is re-signed by `sign` (the node's key) with `timestamp_created = now`;
+ * the renewal wins its slot by the slot order (same `timestamp_issued`, higher `timestamp_created`).
+ */
+export function renewHostRecords(state: ResourceState, ctx: RuleContext, sign: (digest: Uint8Array) => Uint8Array): OpOutcome<{ renewed: number }> {
+  const due = hostRecordsToRenew(state, ctx);
+  let current = state;
+  const changes = noChanges();
+  for (const old of due) {
+    const renewed = recordEntry(renewedRecord(old.record, ctx.now, sign));
+    const applied = applyEntry(current, renewed);
+    if (applied.outcome !== 'stored') continue;
+    current = applied.state;
+    changes.put.push(renewed);
+  }
+  return { state: current, result: { renewed: changes.put.length }, changes };
 }

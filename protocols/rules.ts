@@ -286,6 +286,27 @@ export function gcDueAt(state: ResourceState, ctx: RuleContext): number | null {
   return keyExpiresAt(state.stored, ctx.cfg);
 }
 
+// SPEC §5 renew: the earliest node-clock time at which a host record of this node is due for renewal
+// (its timestamp_created is renew_interval in the past), or null when the key holds none.
+export function renewDueAt(state: ResourceState, ctx: RuleContext): number | null {
+  let due: number | null = null;
+  for (const e of state.entries.values()) {
+    if (e.kind !== 'record' || !isHostRecord(e, ctx.hostPeerId)) continue;
+    const at = e.record.timestamp_created + ctx.cfg.renew_interval;
+    due = due === null ? at : Math.min(due, at);
+  }
+  return due;
+}
+
+// SPEC §5 renew: the host records of this node whose timestamp_created is at least renew_interval before now.
+export function hostRecordsToRenew(state: ResourceState, ctx: RuleContext): RecordEntry[] {
+  const out: RecordEntry[] = [];
+  for (const e of state.entries.values()) {
+    if (e.kind === 'record' && isHostRecord(e, ctx.hostPeerId) && ctx.now - e.record.timestamp_created >= ctx.cfg.renew_interval) out.push(e);
+  }
+  return out;
+}
+
 function assertNotInFuture(what: string, field: string, ts: number, ctx: RuleContext): void {
   if (ts - ctx.now > ctx.cfg.max_clock_skew) {
     throw new SignpostError(

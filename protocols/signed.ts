@@ -122,6 +122,12 @@ export function makeRecord(host: Identity, metadata: RecordMetadata, timestamp_c
   return { ...unsigned, signature: base64urlEncode(sign(host, recordDigest(unsigned))) };
 }
 
+/** The same record re-signed by its host at a new `timestamp_created` (SPEC §5 renew). */
+export function renewedRecord(record: Record, timestamp_created: number, sign: (digest: Uint8Array) => Uint8Array): Record {
+  const unsigned: Record = { metadata: record.metadata, timestamp_created, signature: '' };
+  return { ...unsigned, signature: base64urlEncode(sign(recordDigest(unsigned))) };
+}
+
 export function makeTombstone(issuer: Identity, f: { key_id: string; peer_id: string; timestamp_issued: number; solution?: string }): Tombstone {
   const unsigned: Tombstone = {
     key_id: f.key_id,

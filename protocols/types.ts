@@ -86,6 +86,7 @@ export interface RuleConfig {
   max_clock_skew: number;
   stale_timeout: number;
   expired_timeout: number;
+  renew_interval: number;
   records_limit: number;
   max_entries_per_key: number;
 }
@@ -94,6 +95,7 @@ export const DEFAULT_RULE_CONFIG: RuleConfig = {
   max_clock_skew: 30,
   stale_timeout: 3600,
   expired_timeout: 86400,
+  renew_interval: 43200,
   records_limit: 32,
   max_entries_per_key: 1024,
 };

@@ -40,12 +40,16 @@ export class ManualClock implements Clock {
     return to;
   }
 
+  /** The time `seconds` from now, checked (a non-negative integer that keeps now within 2^53 − 1). */
+  after(seconds: unknown): number {
+    if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds < 0 || !Number.isSafeInteger(this.current + seconds)) {
+      throw new SignpostError('invalid_params', `debug.advance_time: seconds must be a non-negative integer, got ${JSON.stringify(seconds)}`);
+    }
+    return this.current + seconds;
+  }
+
   /** Steps forward by `seconds`. */
   advance(seconds: number): number {
-    if (!Number.isSafeInteger(seconds) || seconds < 0 || !Number.isSafeInteger(this.current + seconds)) {
-      throw new SignpostError('invalid_params', `debug.advance_time: seconds must be a non-negative integer, got ${seconds}`);
-    }
-    this.current += seconds;
-    return this.current;
+    return this.set(this.after(seconds));
   }
 }

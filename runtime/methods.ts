@@ -24,8 +24,10 @@ import {
 } from '../protocols/validate.js';
 import { LIMITS, type RecordEntry } from '../protocols/types.js';
 import type { RpcConnection, RpcDispatcher } from './rpc-server.js';
-import type { ResourceShard } from './shard.js';
-import type { ManualClock, Clock } from './clock.js';
+import type { Shards } from './shards.js';
+import type { Clock } from './clock.js';
+import type { Store } from './store.js';
+import { JOB_ACTOR_PREFIX, type Scheduler } from './scheduler.js';
 
 export interface NodeFacade {
   peerId: string;
@@ -33,7 +35,9 @@ export interface NodeFacade {
   addresses(): string[];
   startedAtMs: number;
   clock: Clock;
-  shard: ResourceShard;
+  store: Store;
+  shards: Shards;
+  scheduler: Scheduler;
 }
 
 type Handler = (params: { [k: string]: unknown }, conn: RpcConnection) => unknown | Promise<unknown>;
@@ -72,8 +76,7 @@ function batchKeyId(items: unknown[], keyOf: (item: unknown) => unknown, path: s
 }
 
 export function createDispatcher(node: NodeFacade): RpcDispatcher {
-  const shard = node.shard;
-  const manual = node.clock.kind === 'manual' ? (node.clock as ManualClock) : null;
+  const { shards: shard, scheduler } = node;
 
   const methods: { [name: string]: { required: readonly string[]; optional?: readonly string[]; run: Handler } } = {
     'registry.get_key_id': {
@@ -167,12 +170,14 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
     'registry.list_keys': {
       required: [],
       optional: ['after', 'limit'],
-      run: (p) => {
+      run: async (p) => {
         const after = p.after === undefined || p.after === null ? null : expectString(p.after, 'after', 64);
         const limit = p.limit === undefined ? 100 : expectTimestamp(p.limit, 'limit');
         if (limit < 1 || limit > 1000) throw new SignpostError('invalid_params', `limit must be 1..1000, got ${limit}`);
-        const page = shard.listKeys(after, limit);
-        return { keys: page.items, next: page.more ? page.last : null };
+        const ids = node.store.listKeyIds(after, limit + 1);
+        const page = ids.slice(0, limit);
+        const keys = await shard.listItems(page);
+        return { keys, next: ids.length > limit ? page[page.length - 1] : null };
       },
     },
     'session.challenge': {
@@ -211,23 +216,40 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
     'node.peers': { required: [], run: () => [] },
     'actors.list': {
       required: [],
-      run: () => shard.actors().sort((a, b) => compareUtf8(a.id, b.id)),
+      run: async () => [...scheduler.actors(), ...(await shard.actors())].sort((a, b) => compareUtf8(a.id, b.id)),
     },
     'actors.get': {
       required: ['id'],
-      run: (p) => shard.actor(expectString(p.id, 'id', 256)),
+      run: (p) => {
+        const id = expectString(p.id, 'id', 256);
+        if (!id.startsWith(JOB_ACTOR_PREFIX)) return shard.actor(id);
+        const job = scheduler.actor(id);
+        if (!job) throw new SignpostError('actor_not_found', `No live actor ${JSON.stringify(id)}`);
+        return job;
+      },
     },
   };
 
-  if (manual) {
+  if (node.clock.kind === 'manual') {
     methods['debug.set_time'] = {
       required: ['now'],
-      run: (p) => ({ now: manual.set(expectTimestamp(p.now, 'now')) }),
+      run: async (p) => ({ now: await scheduler.setTime(expectTimestamp(p.now, 'now')) }),
     };
     methods['debug.advance_time'] = {
       required: ['seconds'],
       // The clock owns the rule: a non-negative safe integer that keeps now within 2^53 − 1.
-      run: (p) => ({ now: manual.advance(p.seconds as number) }),
+      run: async (p) => ({ now: await scheduler.advance(p.seconds) }),
+    };
+    methods['debug.crash_worker'] = {
+      required: ['worker'],
+      optional: ['how'],
+      run: async (p) => {
+        const worker = expectTimestamp(p.worker, 'worker');
+        const how = p.how === undefined ? 'exit' : p.how;
+        if (how !== 'exit' && how !== 'throw') throw new SignpostError('invalid_params', `how must be "exit" or "throw", got ${JSON.stringify(how)}`);
+        await shard.crashWorker(worker, how);
+        return {};
+      },
     };
   }
 

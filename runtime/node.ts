@@ -1,6 +1,7 @@
 /**
- * Composes one node from its config (DESIGN: runtime/node.ts): identity, store, clock, resource shard,
- * one HTTP server with the JSON-RPC WebSocket at /rpc, /healthz and the page at /.
+ * Composes one node from its config (DESIGN: runtime/node.ts): identity, store, clock, the resource
+ * actors (in worker threads or the main thread), the scheduled jobs, and one HTTP server with the
+ * JSON-RPC WebSocket at /rpc, the inspection stream at /inspect, /metrics, /healthz and the page at /.
  */
 import http from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
@@ -10,10 +11,14 @@ import type { Config } from '../config/index.js';
 import { useCryptoBackend } from '../protocols/crypto.js';
 import { generateIdentity, identityFromFile, identityToFile, type Identity } from '../protocols/identity.js';
 import { DEFAULT_RULE_CONFIG, type RuleConfig } from '../protocols/types.js';
+import type { RuleContext } from '../protocols/registry.js';
 import { nodeCryptoBackend } from './crypto-node.js';
 import { ManualClock, SystemClock, type Clock } from './clock.js';
 import { openStore, type Store } from './store.js';
-import { ResourceShard } from './shard.js';
+import { startShards, type Shards } from './shards.js';
+import { Scheduler } from './scheduler.js';
+import { Inspector } from './inspector.js';
+import { nodeMetrics } from './node-metrics.js';
 import { attachRpcServer } from './rpc-server.js';
 import { createDispatcher } from './methods.js';
 import { VERSION } from './version.js';
@@ -24,7 +29,8 @@ export interface RunningNode {
   config: Config;
   clock: Clock;
   store: Store;
-  shard: ResourceShard;
+  shards: Shards;
+  scheduler: Scheduler;
   /** Base URL of the node, e.g. ws://127.0.0.1:7070 */
   url: string;
   rpcUrl: string;
@@ -62,22 +68,70 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
   mkdirSync(config.data_dir, { recursive: true });
   // The store first: a data directory of another schema version is refused before anything is written to it.
   const store = await openStore({ dataDir: config.data_dir });
-  let identity: Identity;
+  const opened: { close(): Promise<void> }[] = [store];
+  const closeAll = async () => {
+    for (const o of opened.reverse()) await o.close();
+  };
   try {
-    identity = loadOrCreateIdentity(config.identity);
+    return await composeNode(config, log, store, opened);
   } catch (e) {
-    await store.close();
+    await closeAll().catch(() => undefined);
     throw e;
   }
+}
+
+async function composeNode(config: Config, log: Logger, store: Store, opened: { close(): Promise<void> }[]): Promise<RunningNode> {
+  const identity = loadOrCreateIdentity(config.identity);
   const clock: Clock = config.clock === 'manual' ? new ManualClock(config.clock_start) : new SystemClock();
   const rules = ruleConfigOf(config);
-  const shard = new ResourceShard({
+  const ruleContext = (): RuleContext => ({ now: clock.now(), cfg: rules, hostPeerId: identity.peerId });
+  const metrics = nodeMetrics();
+
+  let inspector: Inspector | null = null;
+  const shards = await startShards({
+    workers: config.workers,
     store,
-    now: () => clock.now(),
+    dataDir: config.data_dir,
+    ruleContext,
+    seed: identity.seed,
     passivateAfterMs: config.passivate_after_ms,
-    verifyOffThread: true,
-    ruleContext: () => ({ now: clock.now(), cfg: rules, hostPeerId: identity.peerId }),
+    onInspect: (e) => inspector?.emit(e),
+    log,
   });
+  opened.push(shards);
+
+  const scheduler = new Scheduler({
+    clock,
+    store,
+    log,
+    onInspect: (e) => inspector?.emit(e),
+    onRun: metrics.jobRun,
+    jobs: [
+      { kind: 'renew', interval: config.renew_interval, work: { renewing: () => shards.renew() } },
+      { kind: 'gc', interval: config.gc_interval, work: { collecting: () => shards.clearExpired() } },
+      {
+        kind: 'republish',
+        interval: config.replicate_interval,
+        work: {
+          evicting: () => shards.evictStale(),
+          // The network layer takes these over once nodes talk to each other; until then nothing is pushed.
+          pushing: async ({ previous }) => ({ stale_keys: (previous as unknown[]).length, pushed: 0 }),
+        },
+      },
+    ],
+  });
+  opened.push({ close: () => scheduler.stop() });
+  inspector = new Inspector({
+    now: () => clock.now(),
+    actors: async () => [...scheduler.actors(), ...(await shards.actors())],
+    setInspecting: (on) => {
+      shards.setInspecting(on);
+      scheduler.setInspecting(on);
+    },
+  });
+  opened.push(inspector);
+  metrics.collectFrom({ shards, store, scheduler });
+  await scheduler.start();
 
   if (config.bootstrap.length > 0) log.warn('bootstrap URLs are accepted but not used yet: this node does not connect to other nodes', { bootstrap: config.bootstrap });
   const startedAtMs = Date.now();
@@ -86,21 +140,31 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, peer_id: identity.peerId }));
+    } else if (req.method === 'GET' && path === '/metrics') {
+      metrics.registry.render().then(
+        (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text),
+        (e) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${e instanceof Error ? e.message : String(e)}\n`),
+      );
     } else if (req.method === 'GET' && path === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(placeholderPage(identity.peerId, baseUrl));
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  const dispatcher = createDispatcher({
-    peerId: identity.peerId,
-    version: VERSION,
-    addresses: () => [baseUrl],
-    startedAtMs,
-    clock,
-    shard,
-  });
+  const dispatcher = metrics.instrument(
+    createDispatcher({
+      peerId: identity.peerId,
+      version: VERSION,
+      addresses: () => [baseUrl],
+      startedAtMs,
+      clock,
+      store,
+      shards,
+      scheduler,
+    }),
+  );
   const rpc = attachRpcServer(server, '/rpc', dispatcher, config, (msg, fields) => log.warn(msg, fields));
+  inspector.attach(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -116,7 +180,8 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
     config,
     clock,
     store,
-    shard,
+    shards,
+    scheduler,
     url: baseUrl,
     rpcUrl: `${baseUrl}/rpc`,
     visualiserUrl: `http://${host}:${port}/`,
@@ -127,8 +192,8 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections(); // idle keep-alive HTTP connections would hold close() open
         await closed;
-        await shard.close();
-        await store.close();
+        // Inspector, jobs, shards, then the store (the reverse of how they were opened).
+        for (const o of [...opened].reverse()) await o.close();
       })();
       return stopping;
     },

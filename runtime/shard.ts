@@ -9,14 +9,11 @@
 import { createActor, type Actor } from 'xstate';
 import { SignpostError, fromErrorData, type ErrorData } from '../protocols/errors.js';
 import { keyItem, staleItem, stateFromEntries, type Changes, type ClearCounts, type KeyItem, type ResourceState, type RuleContext } from '../protocols/registry.js';
-import { gcDueAt } from '../protocols/rules.js';
-import { resourceMachine, runOp, type ResourceRequest } from '../actors/resource.js';
-import { verifyStrictAsync } from '../protocols/crypto.js';
-import { base64urlDecode, toHex } from '../protocols/encoding.js';
-import { publicKeyOf } from '../protocols/identity.js';
-import { strictVerifier, type SignatureVerifier } from '../protocols/signed.js';
+import { gcDueAt, renewDueAt } from '../protocols/rules.js';
+import { resourceMachine, type ResourceRequest } from '../actors/resource.js';
 import type { Store, StoreWrite } from './store.js';
 import type { Entry } from '../protocols/types.js';
+import { InspectionTracker, machineJson, type ActorDetail, type ActorEvent, type ActorSummary } from './actor-view.js';
 
 interface LiveActor {
   actor: Actor<typeof resourceMachine>;
@@ -28,15 +25,6 @@ interface LiveActor {
   durable: Promise<void>;
   /** Requests accepted and not yet answered: an actor is never passivated with any. */
   inflight: number;
-  /** Settles when the latest request has been handed to the actor (keeps arrival order). */
-  turn: Promise<unknown>;
-}
-
-/** Requests that carry signatures to verify. */
-const SIGNED_WRITES = new Set<ResourceRequest['type']>(['register_key', 'republish_key', 'put_record', 'add_tombstone', 'republish_records', 'republish_tombstones']);
-
-function checkId(peerId: string, digest: Uint8Array, signature: string): string {
-  return `${signature}|${peerId}|${toHex(digest)}`;
 }
 
 const ignore = (): void => undefined;
@@ -46,28 +34,38 @@ export interface ShardOptions {
   ruleContext(): RuleContext;
   /** Wall-clock idle time before a resource actor is stopped (SPEC §10: monotonic time). */
   passivateAfterMs: number;
-  /** Node clock, for `started_at` of actors. */
-  now(): number;
-  /** Verify signatures on the runtime's thread pool (protocols/crypto verifyStrictAsync) before the actor runs. */
-  verifyOffThread?: boolean;
-}
-
-export interface ActorSummary {
-  id: string;
-  kind: 'resource';
-  state: unknown;
-  started_at: number;
+  /** Signs a digest with the node's key (renewal of host records). */
+  sign(digest: Uint8Array): Uint8Array;
+  /** Whether this shard owns a resource (a node with several shards partitions them by location). */
+  owns?(keyId: string): boolean;
+  /** Receives the inspection events of this shard's actors while inspection is on. */
+  onInspect?(event: ActorEvent): void;
 }
 
 export const RESOURCE_ACTOR_PREFIX = 'resource:';
+const RESOURCE_MACHINE = machineJson(resourceMachine);
 
+export interface ShardStats {
+  live: number;
+  activations: number;
+  passivations: number;
+}
+
+/**
+ * The resource actors of one thread. `request` is the hot path; the job entry points (`evictStale`,
+ * `clearExpired`, `renew`) visit only the resources this shard owns, found through the store's indices.
+ */
 export class ResourceShard {
   private readonly live = new Map<string, LiveActor>();
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly owns: (keyId: string) => boolean;
+  private readonly inspection: InspectionTracker | null;
   activations = 0;
   passivations = 0;
 
   constructor(private readonly opts: ShardOptions) {
+    this.owns = opts.owns ?? (() => true);
+    this.inspection = opts.onInspect ? new InspectionTracker(() => opts.ruleContext().now, opts.onInspect) : null;
     const every = Math.max(50, Math.min(opts.passivateAfterMs / 4, 10_000));
     this.sweepTimer = setInterval(() => this.sweep(), every);
     this.sweepTimer.unref?.();
@@ -85,57 +83,18 @@ export class ResourceShard {
     const live = this.activate(keyId);
     live.lastUsed = performance.now();
     live.inflight++;
-    // Signatures are checked off this thread while the actor serves other requests; requests still
-    // reach the actor in arrival order.
-    const verified = this.opts.verifyOffThread && SIGNED_WRITES.has(req.type) ? this.preverify(live, keyId, req) : undefined;
-    const turn = verified ? live.turn.then(() => verified) : live.turn.then(() => undefined);
-    live.turn = turn.then(ignore, ignore);
-    return turn.then(
-      (verify) =>
-        new Promise<T>((resolve, reject) => {
-          const earlierWrites = live.durable;
-          live.actor.send({
-            ...req,
-            verify,
-            reply: (a) =>
-              void earlierWrites.then(() => {
-                live.inflight--;
-                if ('error' in a) reject(fromErrorData(a.error as ErrorData));
-                else resolve(a.result as T);
-              }),
-          });
-        }),
-    );
-  }
-
-  /**
-   * Dry-runs the request on the actor's current state with a verifier that only records which
-   * signatures the operation checks (the cheap checks before them run first, as SPEC §3.5 orders),
-   * verifies those on the thread pool in parallel, and returns a verifier that answers from the
-   * results (checking on this thread anything the real run asks that the dry run did not).
-   */
-  private async preverify(live: LiveActor, keyId: string, req: ResourceRequest): Promise<SignatureVerifier | undefined> {
-    const checks: { peerId: string; digest: Uint8Array; signature: string }[] = [];
-    const record: SignatureVerifier = (peerId, digest, signature) => {
-      checks.push({ peerId, digest, signature });
-      return true;
-    };
-    try {
-      runOp(live.actor.getSnapshot().context.state, req, this.opts.ruleContext(), keyId, record);
-    } catch {
-      // The real run reports the same failure, in order.
-    }
-    if (checks.length === 0) return undefined;
-    const results = await Promise.all(
-      checks.map((c) => {
-        const pk = publicKeyOf(c.peerId);
-        const sig = base64urlDecode(c.signature);
-        return pk && sig ? verifyStrictAsync(pk, c.digest, sig) : false;
-      }),
-    );
-    const known = new Map<string, boolean>();
-    checks.forEach((c, i) => known.set(checkId(c.peerId, c.digest, c.signature), results[i]));
-    return (peerId, digest, signature) => known.get(checkId(peerId, digest, signature)) ?? strictVerifier(peerId, digest, signature);
+    return new Promise<T>((resolve, reject) => {
+      const earlierWrites = live.durable;
+      live.actor.send({
+        ...req,
+        reply: (a) =>
+          void earlierWrites.then(() => {
+            live.inflight--;
+            if ('error' in a) reject(fromErrorData(a.error as ErrorData));
+            else resolve(a.result as T);
+          }),
+      });
+    });
   }
 
   private activate(keyId: string): LiveActor {
@@ -143,7 +102,7 @@ export class ResourceShard {
     if (entry) return entry;
     const snap = this.opts.store.load(keyId);
     const state = stateFromEntries(snap.stored, snap.entries);
-    const live: LiveActor = { actor: undefined as never, startedAt: this.opts.now(), lastUsed: performance.now(), pending: 0, durable: Promise.resolve(), inflight: 0, turn: Promise.resolve() };
+    const live: LiveActor = { actor: undefined as never, startedAt: this.opts.ruleContext().now, lastUsed: performance.now(), pending: 0, durable: Promise.resolve(), inflight: 0 };
     live.actor = createActor(resourceMachine, {
       id: RESOURCE_ACTOR_PREFIX + keyId,
       input: {
@@ -154,11 +113,17 @@ export class ResourceShard {
           persist: (id, changes, next) => this.persist(live, id, changes, next),
         },
       },
+      inspect: this.inspection?.inspector(RESOURCE_ACTOR_PREFIX + keyId, 'resource'),
     });
     live.actor.start();
     this.live.set(keyId, live);
     this.activations++;
     return live;
+  }
+
+  /** Turns inspection on or off; while off, an actor's inspection costs one flag check. */
+  setInspecting(on: boolean): void {
+    this.inspection?.set(on, () => [...this.live].map(([keyId, l]) => [RESOURCE_ACTOR_PREFIX + keyId, l.actor.getSnapshot().value]));
   }
 
   private async persist(live: LiveActor, keyId: string, changes: Changes, next: ResourceState): Promise<void> {
@@ -194,18 +159,16 @@ export class ResourceShard {
     return stateFromEntries(snap.stored, snap.entries);
   }
 
-  listKeys(after: string | null, limit: number): { items: KeyItem[]; last: string | null; more: boolean } {
-    const ids = this.opts.store.listKeyIds(after, limit + 1);
-    const more = ids.length > limit;
-    const page = ids.slice(0, limit);
+  /** `list_keys` items of the given ids (this shard's live state where an actor is live). */
+  listItems(ids: readonly string[]): KeyItem[] {
     const ctx = this.opts.ruleContext();
-    const items = page.map((id) => keyItem(this.peek(id), ctx)).filter((x): x is KeyItem => x !== null);
-    return { items, last: page.length ? page[page.length - 1] : null, more };
+    return ids.map((id) => keyItem(this.peek(id), ctx)).filter((x): x is KeyItem => x !== null);
   }
 
+  /** `evict_stale`'s items of the keys this shard owns, sorted by key id. */
   evictStale(): KeyItem[] {
     const ctx = this.opts.ruleContext();
-    const ids = new Set(this.opts.store.staleKeyIds(ctx.now - ctx.cfg.stale_timeout));
+    const ids = new Set(this.opts.store.staleKeyIds(ctx.now - ctx.cfg.stale_timeout).filter(this.owns));
     // A live actor may hold a key (or a newer publish time) that is still being committed.
     for (const [id, live] of this.live) if (live.pending > 0) ids.add(id);
     return [...ids]
@@ -214,9 +177,9 @@ export class ResourceShard {
       .filter((x): x is KeyItem => x !== null);
   }
 
+  /** `clear_expired` over the keys this shard owns whose gc time has come. */
   async clearExpired(): Promise<ClearCounts> {
-    const ctx = this.opts.ruleContext();
-    const ids = this.opts.store.gcDueKeyIds(ctx.now);
+    const ids = this.opts.store.dueKeyIds('gc', this.opts.ruleContext().now).filter(this.owns);
     const total: ClearCounts = { count_keys: 0, count_records: 0, count_tombstones: 0 };
     const counts = await Promise.all(ids.map((id) => this.request<ClearCounts>(id, { type: 'clear_expired' })));
     for (const c of counts) {
@@ -225,6 +188,14 @@ export class ResourceShard {
       total.count_tombstones += c.count_tombstones;
     }
     return total;
+  }
+
+  /** Renews this node's due host records in the keys this shard owns (SPEC §5 renew). */
+  async renew(): Promise<{ keys: number; renewed: number }> {
+    const ids = this.opts.store.dueKeyIds('renew', this.opts.ruleContext().now).filter(this.owns);
+    const sign = this.opts.sign;
+    const results = await Promise.all(ids.map((id) => this.request<{ renewed: number }>(id, { type: 'renew', sign })));
+    return { keys: ids.length, renewed: results.reduce((n, r) => n + r.renewed, 0) };
   }
 
   actors(): ActorSummary[] {
@@ -236,7 +207,7 @@ export class ResourceShard {
     }));
   }
 
-  actor(id: string): { id: string; kind: 'resource'; state: unknown; context: unknown; machine: unknown } {
+  actor(id: string): ActorDetail {
     const keyId = id.startsWith(RESOURCE_ACTOR_PREFIX) ? id.slice(RESOURCE_ACTOR_PREFIX.length) : '';
     const live = this.live.get(keyId);
     if (!live) throw new SignpostError('actor_not_found', `No live actor ${JSON.stringify(id)}`);
@@ -254,13 +225,18 @@ export class ResourceShard {
         handled,
         pending_writes: live.pending,
       },
-      machine: resourceMachine.toJSON(),
+      machine: RESOURCE_MACHINE,
     };
+  }
+
+  stats(): ShardStats {
+    return { live: this.live.size, activations: this.activations, passivations: this.passivations };
   }
 
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    await Promise.all([...this.live.values()].map((l) => l.durable));
     for (const live of this.live.values()) live.actor.stop();
     this.live.clear();
   }
@@ -283,6 +259,7 @@ export function toStoreWrites(keyId: string, changes: Changes, next: ResourceSta
     const s = e.kind === 'record' ? e.record.metadata : e.tombstone;
     writes.push({ op: 'putEntry', keyId, issuedBy: s.issued_by, peerId: s.peer_id, entry: e });
   }
-  writes.push({ op: 'setGcAt', keyId, gcAt: next.stored ? gcDueAt(next, ctx) : null });
+  writes.push({ op: 'setDue', index: 'gc', keyId, at: next.stored ? gcDueAt(next, ctx) : null });
+  writes.push({ op: 'setDue', index: 'renew', keyId, at: next.stored ? renewDueAt(next, ctx) : null });
   return writes;
 }

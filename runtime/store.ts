@@ -5,8 +5,10 @@
  *   keys     keyId → StoredKey
  *   entries  [keyId, issuedBy, peerId] → Entry
  *   stale    [published ?? -1, keyId] → true   (so staleKeyIds is a range scan)
- *   gc       [gcAt, keyId] → true              (so gcDueKeyIds is a range scan)
+ *   gc       [gcAt, keyId] → true              (so dueKeyIds('gc') is a range scan)
  *   gcAt     keyId → gcAt                      (to find a key's gc row again)
+ *   renew    [renewAt, keyId] → true           (host records due for renewal, the same way)
+ *   renewAt  keyId → renewAt
  *   meta     name → value (schema_version, job last-run times, ...)
  * Keys use lmdb's ordered-binary encoding, so strings (and string elements of array keys) sort
  * byte-wise by their UTF-8 bytes; values use lmdb's default msgpack encoding.
@@ -26,14 +28,14 @@ import path from 'node:path';
 import type { Entry, StoredKey } from '../protocols/types.js';
 
 /** The on-disk layout version this code reads and writes (meta `schema_version`). */
-export const STORE_SCHEMA_VERSION = 1;
+export const STORE_SCHEMA_VERSION = 2;
 
 /** Everything this node holds for one resource. `entries` in any order. */
 export interface ResourceSnapshot {
   keyId: string;
   stored: StoredKey | null;
   entries: Entry[];
-  /** The persisted gc index time of this key (see StoreWrite setGcAt), or null. */
+  /** The persisted gc index time of this key (see StoreWrite setDue), or null. */
   gcAt: number | null;
 }
 
@@ -44,8 +46,22 @@ export type StoreWrite =
   | { op: 'deleteKey'; keyId: string }
   | { op: 'putEntry'; keyId: string; issuedBy: string; peerId: string; entry: Entry }
   | { op: 'deleteEntry'; keyId: string; issuedBy: string; peerId: string }
-  /** The node-clock time at which clear_expired has something to do for this key (null: nothing). */
-  | { op: 'setGcAt'; keyId: string; gcAt: number | null };
+  /**
+   * The node-clock time at which a job has something to do for this key (null: nothing): `gc` for
+   * clear_expired, `renew` for the renewal of this node's host records.
+   */
+  | { op: 'setDue'; index: DueIndex; keyId: string; at: number | null };
+
+/** The per-key time indices: which keys a scheduled job must visit at a given time. */
+export type DueIndex = 'gc' | 'renew';
+
+export interface StoreStats {
+  /** LMDB transactions committed in this environment since it was created (its last txn id). */
+  commits: number;
+  /** Bytes of the data file in use (pages up to the last used one). */
+  bytes: number;
+  entries: number;
+}
 
 export interface Store {
   /** Reads one resource (synchronous, consistent snapshot). */
@@ -56,8 +72,9 @@ export interface Store {
   listKeyIds(after: string | null, limit: number): string[];
   /** Key ids never published or with published <= `publishedAtOrBefore`, sorted ascending. */
   staleKeyIds(publishedAtOrBefore: number): string[];
-  /** Key ids whose gcAt <= now, sorted ascending. */
-  gcDueKeyIds(now: number): string[];
+  /** Key ids whose `index` time is <= now, sorted ascending. */
+  dueKeyIds(index: DueIndex, now: number): string[];
+  stats(): StoreStats;
   /** Small durable settings (job last-run times, ...). */
   getMeta<T = unknown>(name: string): T | undefined;
   putMeta(name: string, value: unknown): Promise<void>;
@@ -90,8 +107,10 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   const keys: Database<StoredKey, string> = root.openDB('keys', {});
   const entries: Database<Entry, EntryKey> = root.openDB('entries', {});
   const stale: Database<true, IndexKey> = root.openDB('stale', {});
-  const gc: Database<true, IndexKey> = root.openDB('gc', {});
-  const gcAtOf: Database<number, string> = root.openDB('gcAt', {});
+  const due: { [I in DueIndex]: { rows: Database<true, IndexKey>; at: Database<number, string> } } = {
+    gc: { rows: root.openDB('gc', {}), at: root.openDB('gcAt', {}) },
+    renew: { rows: root.openDB('renew', {}), at: root.openDB('renewAt', {}) },
+  };
   const meta: Database<unknown, string> = root.openDB('meta', {});
 
   const found = meta.get('schema_version');
@@ -107,14 +126,16 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
   const entryRange = (keyId: string) => ({ start: [keyId], end: [keyId, MAX] });
 
-  function setGcAt(keyId: string, gcAt: number | null): void {
-    const old = gcAtOf.get(keyId);
-    if (old !== undefined) gc.removeSync([old, keyId]);
-    if (gcAt === null) {
-      gcAtOf.removeSync(keyId);
+  function setDue(index: DueIndex, keyId: string, at: number | null): void {
+    const { rows, at: atOf } = due[index];
+    const old = atOf.get(keyId);
+    if (old === at) return;
+    if (old !== undefined) rows.removeSync([old, keyId]);
+    if (at === null) {
+      atOf.removeSync(keyId);
     } else {
-      gcAtOf.putSync(keyId, gcAt);
-      gc.putSync([gcAt, keyId], true);
+      atOf.putSync(keyId, at);
+      rows.putSync([at, keyId], true);
     }
   }
 
@@ -134,7 +155,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
         keys.removeSync(c.keyId);
         // Collect first: do not delete under a live cursor.
         for (const k of Array.from(entries.getKeys(entryRange(c.keyId)))) entries.removeSync(k);
-        setGcAt(c.keyId, null);
+        setDue('gc', c.keyId, null);
+        setDue('renew', c.keyId, null);
         break;
       }
       case 'putEntry':
@@ -143,8 +165,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       case 'deleteEntry':
         entries.removeSync([c.keyId, c.issuedBy, c.peerId]);
         break;
-      case 'setGcAt':
-        setGcAt(c.keyId, c.gcAt);
+      case 'setDue':
+        setDue(c.index, c.keyId, c.at);
         break;
       default:
         throw new Error(`unknown store op ${(c as { op: unknown }).op}`);
@@ -175,7 +197,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
         keyId,
         stored: keys.get(keyId) ?? null,
         entries: Array.from(entries.getRange(entryRange(keyId)), ({ value }) => value),
-        gcAt: gcAtOf.get(keyId) ?? null,
+        gcAt: due.gc.at.get(keyId) ?? null,
       };
     },
     write(changes) {
@@ -199,8 +221,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       const end = [Math.max(publishedAtOrBefore, NEVER), MAX];
       return sortBytewise(Array.from(stale.getKeys({ end }), ([, keyId]) => keyId));
     },
-    gcDueKeyIds(now) {
-      return sortBytewise(Array.from(gc.getKeys({ end: [now, MAX] }), ([, keyId]) => keyId));
+    dueKeyIds(index, now) {
+      return sortBytewise(Array.from(due[index].rows.getKeys({ end: [now, MAX] }), ([, keyId]) => keyId));
+    },
+    stats() {
+      const s = root.getStats() as { lastTxnId: number; lastPageNumber: number; pageSize: number };
+      return { commits: s.lastTxnId, bytes: (s.lastPageNumber + 1) * s.pageSize, entries: entries.getCount() };
     },
     getMeta<T>(name: string) {
       return meta.get(name) as T | undefined;

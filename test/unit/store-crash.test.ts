@@ -97,10 +97,12 @@ async function verify(dataDir: string, acked: Map<string, number>): Promise<numb
     const staleRows = Array.from(raw.openDB('stale', {}).getKeys({}), (k) => JSON.stringify(k)).sort();
     const expectedStale = Array.from(keys, ([id, s]) => JSON.stringify([s.published ?? -1, id])).sort();
     expect(staleRows).toEqual(expectedStale);
-    const gcAt = Array.from(raw.openDB('gcAt', {}).getRange({}), ({ key, value }) => [key as string, value as number] as const);
-    for (const [id] of gcAt) expect(keys.has(id), `gcAt of missing key ${id}`).toBe(true);
-    const gcRows = Array.from(raw.openDB('gc', {}).getKeys({}), (k) => JSON.stringify(k)).sort();
-    expect(gcRows).toEqual(gcAt.map(([id, at]) => JSON.stringify([at, id])).sort());
+    for (const index of ['gc', 'renew']) {
+      const atOf = Array.from(raw.openDB(`${index}At`, {}).getRange({}), ({ key, value }) => [key as string, value as number] as const);
+      for (const [id] of atOf) expect(keys.has(id), `${index}At of missing key ${id}`).toBe(true);
+      const rows = Array.from(raw.openDB(index, {}).getKeys({}), (k) => JSON.stringify(k)).sort();
+      expect(rows).toEqual(atOf.map(([id, at]) => JSON.stringify([at, id])).sort());
+    }
   } finally {
     await raw.close();
   }

@@ -69,7 +69,7 @@ describe('store', () => {
       { op: 'putKey', keyId: 'k1', stored: storedKey('k1') },
       { op: 'putEntry', keyId: 'k1', issuedBy: 'i1', peerId: 'p1', entry: e1 },
       { op: 'putEntry', keyId: 'k1', issuedBy: 'i2', peerId: 'p1', entry: e2 },
-      { op: 'setGcAt', keyId: 'k1', gcAt: 500 },
+      { op: 'setDue', index: 'gc', keyId: 'k1', at: 500 },
       // a key whose id extends k1's: its entries must not leak into k1's prefix range
       { op: 'putKey', keyId: 'k10', stored: storedKey('k10') },
       { op: 'putEntry', keyId: 'k10', issuedBy: 'i1', peerId: 'p1', entry: tombstone('k10', 'i1', 'p1') },
@@ -91,7 +91,7 @@ describe('store', () => {
     expect(store.load('k1')).toEqual({ keyId: 'k1', stored: null, entries: [], gcAt: null });
     expect(store.load('k10').entries).toHaveLength(1);
     expect(store.listKeyIds(null, 10)).toEqual(['k10']);
-    expect(store.gcDueKeyIds(1e9)).toEqual([]);
+    expect(store.dueKeyIds('gc', 1e9)).toEqual([]);
     expect(store.staleKeyIds(1e9)).toEqual(['k10']);
   });
 
@@ -100,7 +100,7 @@ describe('store', () => {
     const changes = [
       { op: 'putKey', keyId: 'a', stored: storedKey('a') },
       { op: 'putEntry', keyId: 'a', issuedBy: 'i', peerId: 'p', entry: tombstone('a', 'i', 'p') },
-      { op: 'setGcAt', keyId: 'a', gcAt: 7 },
+      { op: 'setDue', index: 'gc', keyId: 'a', at: 7 },
     ] as const;
     const p = store.write([...changes]);
     // not visible before its commit, all visible after
@@ -148,30 +148,55 @@ describe('store', () => {
     expect(store.staleKeyIds(1000)).toEqual(['never', 'new', 'old']);
   });
 
-  it('answers gc queries from the index, following setGcAt and delete', async () => {
+  it('answers gc queries from the index, following setDue and delete', async () => {
     const store = await fresh();
     await store.write([
       { op: 'putKey', keyId: 'x', stored: storedKey('x') },
       { op: 'putKey', keyId: 'y', stored: storedKey('y') },
       { op: 'putKey', keyId: 'z', stored: storedKey('z') },
-      { op: 'setGcAt', keyId: 'z', gcAt: 10 },
-      { op: 'setGcAt', keyId: 'x', gcAt: 20 },
-      { op: 'setGcAt', keyId: 'y', gcAt: 30 },
+      { op: 'setDue', index: 'gc', keyId: 'z', at: 10 },
+      { op: 'setDue', index: 'gc', keyId: 'x', at: 20 },
+      { op: 'setDue', index: 'gc', keyId: 'y', at: 30 },
     ]);
-    expect(store.gcDueKeyIds(9)).toEqual([]);
-    expect(store.gcDueKeyIds(10)).toEqual(['z']);
-    expect(store.gcDueKeyIds(25)).toEqual(['x', 'z']);
+    expect(store.dueKeyIds('gc', 9)).toEqual([]);
+    expect(store.dueKeyIds('gc', 10)).toEqual(['z']);
+    expect(store.dueKeyIds('gc', 25)).toEqual(['x', 'z']);
 
     await store.write([
-      { op: 'setGcAt', keyId: 'z', gcAt: 40 }, // moved later
-      { op: 'setGcAt', keyId: 'y', gcAt: null }, // nothing to do
+      { op: 'setDue', index: 'gc', keyId: 'z', at: 40 }, // moved later
+      { op: 'setDue', index: 'gc', keyId: 'y', at: null }, // nothing to do
     ]);
-    expect(store.gcDueKeyIds(35)).toEqual(['x']);
+    expect(store.dueKeyIds('gc', 35)).toEqual(['x']);
     expect(store.load('y').gcAt).toBeNull();
     expect(store.load('z').gcAt).toBe(40);
 
     await store.write([{ op: 'deleteKey', keyId: 'x' }]);
-    expect(store.gcDueKeyIds(1000)).toEqual(['z']);
+    expect(store.dueKeyIds('gc', 1000)).toEqual(['z']);
+  });
+
+  it('keeps the renew index apart from the gc index, and deleting a key clears both', async () => {
+    const store = await fresh();
+    await store.write([
+      { op: 'putKey', keyId: 'x', stored: storedKey('x') },
+      { op: 'putKey', keyId: 'y', stored: storedKey('y') },
+      { op: 'setDue', index: 'renew', keyId: 'x', at: 5 },
+      { op: 'setDue', index: 'gc', keyId: 'y', at: 5 },
+    ]);
+    expect(store.dueKeyIds('renew', 5)).toEqual(['x']);
+    expect(store.dueKeyIds('gc', 5)).toEqual(['y']);
+    await store.write([{ op: 'setDue', index: 'gc', keyId: 'x', at: 7 }, { op: 'deleteKey', keyId: 'x' }]);
+    expect(store.dueKeyIds('renew', 100)).toEqual([]);
+    expect(store.dueKeyIds('gc', 100)).toEqual(['y']);
+  });
+
+  it('reports commits and bytes that grow with writes', async () => {
+    const store = await fresh();
+    const before = store.stats();
+    await store.write([{ op: 'putKey', keyId: 'x', stored: storedKey('x') }]);
+    await store.write([{ op: 'putKey', keyId: 'y', stored: storedKey('y') }]);
+    const after = store.stats();
+    expect(after.commits).toBeGreaterThanOrEqual(before.commits + 2);
+    expect(after.bytes).toBeGreaterThan(0);
   });
 
   it('pages key ids in byte-wise order', async () => {
@@ -203,7 +228,7 @@ describe('store', () => {
     await store.write([
       { op: 'putKey', keyId: 'k', stored: storedKey('k', 5) },
       { op: 'putEntry', keyId: 'k', issuedBy: 'i', peerId: 'p', entry: tombstone('k', 'i', 'p') },
-      { op: 'setGcAt', keyId: 'k', gcAt: 9 },
+      { op: 'setDue', index: 'gc', keyId: 'k', at: 9 },
     ]);
     await store.putMeta('last_gc', { at: 123 });
     expect(store.getMeta('last_gc')).toEqual({ at: 123 });

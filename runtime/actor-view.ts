@@ -1,0 +1,78 @@
+/**
+ * What the node shows of its actors (SPEC §9.4 `actors.*`, the `/inspect` stream): plain data, the same
+ * from every shard and every thread.
+ */
+
+/** SPEC §9.4 actor kinds. */
+export type ActorKind = 'resource' | 'registration' | 'lookup' | 'republish' | 'renew' | 'gc' | 'sync';
+
+/** One row of `actors.list`. */
+export interface ActorSummary {
+  id: string;
+  kind: ActorKind;
+  /** The XState snapshot value. */
+  state: unknown;
+  /** Node clock at activation. */
+  started_at: number;
+}
+
+/** `actors.get`: the summary's fields, the actor's context as readable JSON, and its machine definition. */
+export interface ActorDetail {
+  id: string;
+  kind: ActorKind;
+  state: unknown;
+  context: unknown;
+  /** XState's `machine.toJSON()`: states and transitions, for drawing the statechart. */
+  machine: unknown;
+}
+
+/** One inspection event of the `/inspect` stream: an event an actor took and the state it left it in. */
+export interface ActorEvent {
+  id: string;
+  kind: ActorKind;
+  event: { type: string };
+  state_before: unknown;
+  state_after: unknown;
+  /** Node clock. */
+  at: number;
+}
+
+/**
+ * Turns XState inspection events into ActorEvents while on, remembering each actor's last state for
+ * `state_before`. Off, it costs the inspected actor one check per event (an unwatched node pays nothing).
+ */
+export class InspectionTracker {
+  private last: Map<string, unknown> | null = null;
+
+  constructor(
+    private readonly now: () => number,
+    private readonly emit: (e: ActorEvent) => void,
+  ) {}
+
+  get on(): boolean {
+    return this.last !== null;
+  }
+
+  /** Starts (with the current state of the actors watched so far) or stops tracking. */
+  set(on: boolean, current: () => Iterable<[string, unknown]>): void {
+    if (!on) this.last = null;
+    else if (!this.last) this.last = new Map(current());
+  }
+
+  /** The `inspect` option for an actor with this id and kind. */
+  inspector(id: string, kind: ActorKind): (e: { type: string; event?: { type: string }; snapshot?: unknown }) => void {
+    return (e) => {
+      if (!this.last || e.type !== '@xstate.snapshot') return;
+      const after = (e.snapshot as { value?: unknown }).value ?? null;
+      const before = this.last.get(id) ?? null;
+      if ((e.snapshot as { status?: string }).status === 'active') this.last.set(id, after);
+      else this.last.delete(id);
+      this.emit({ id, kind, event: { type: e.event?.type ?? 'unknown' }, state_before: before, state_after: after, at: this.now() });
+    };
+  }
+}
+
+/** A machine definition as plain JSON (XState's `toJSON()` keeps inline functions, which cannot cross threads). */
+export function machineJson(machine: { toJSON(): unknown }): unknown {
+  return JSON.parse(JSON.stringify(machine.toJSON()));
+}
