@@ -60,9 +60,10 @@ export class InspectionTracker {
   }
 
   /** The `inspect` option for an actor with this id and kind. */
-  inspector(id: string, kind: ActorKind): (e: { type: string; event?: { type: string }; snapshot?: unknown }) => void {
+  inspector(id: string, kind: ActorKind): (e: { type: string; actorRef: unknown; event?: { type: string }; snapshot?: unknown }) => void {
     return (e) => {
-      if (!this.last || e.type !== '@xstate.snapshot') return;
+      // The actor system also reports the actor's children (a job's invoked phases): only the actor itself counts.
+      if (!this.last || e.type !== '@xstate.snapshot' || (e.actorRef as { id?: string }).id !== id) return;
       const after = (e.snapshot as { value?: unknown }).value ?? null;
       const before = this.last.get(id) ?? null;
       if ((e.snapshot as { status?: string }).status === 'active') this.last.set(id, after);

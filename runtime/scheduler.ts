@@ -83,9 +83,9 @@ export class Scheduler {
 
   /** Manual clock: steps to `now + seconds` through every due time in order; resolves when all runs are done. */
   advance(seconds: unknown): Promise<number> {
-    const clock = this.manual();
-    const target = clock.after(seconds);
     return this.serially(async () => {
+      const clock = this.manual();
+      const target = clock.after(seconds);
       for (;;) {
         const next = this.nextDue();
         if (!next || next.due > target) break;
@@ -98,9 +98,8 @@ export class Scheduler {
 
   /** Manual clock: jumps to `now`; each overdue job runs once, at `now`. */
   setTime(now: number): Promise<number> {
-    const clock = this.manual();
     return this.serially(async () => {
-      clock.set(now);
+      this.manual().set(now);
       await this.runDue(now);
       return now;
     });
