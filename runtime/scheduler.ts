@@ -44,6 +44,8 @@ interface Job {
 
 export const JOB_ACTOR_PREFIX = 'job:';
 const lastRunMeta = (kind: JobKind) => `job_last_run:${kind}`;
+/** A bound on the job runs one `advance` steps through, so one call cannot keep the node busy for hours. */
+const MAX_STEPPED_RUNS = 100_000;
 /** Longest sleep under the system clock, so a jump of the system clock is noticed within it. */
 const MAX_SLEEP_MS = 60_000;
 
@@ -86,6 +88,10 @@ export class Scheduler {
     return this.serially(async () => {
       const clock = this.manual();
       const target = clock.after(seconds);
+      const runs = this.jobs.reduce((n, j) => n + (j.due <= target ? Math.floor((target - j.due) / j.interval) + 1 : 0), 0);
+      if (runs > MAX_STEPPED_RUNS) {
+        throw new SignpostError('invalid_params', `debug.advance_time: ${seconds} s would run ${runs} jobs one by one; at most ${MAX_STEPPED_RUNS} per call (debug.set_time jumps instead)`);
+      }
       for (;;) {
         const next = this.nextDue();
         if (!next || next.due > target) break;

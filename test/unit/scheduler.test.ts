@@ -141,3 +141,17 @@ describe('scheduler (SPEC §5 schedule)', () => {
     await scheduler.stop();
   });
 });
+
+describe('scheduler bounds', () => {
+  it('refuses an advance that would step through more than 100 000 job runs, before running any', async () => {
+    const { scheduler, runs, clock } = setup();
+    await scheduler.start();
+    runs.length = 0;
+    await expect(scheduler.advance(3600 * 60_000)).rejects.toMatchObject({ code: 'invalid_params', message: expect.stringContaining('set_time') });
+    expect(runs).toEqual([]);
+    expect(clock.now()).toBe(0);
+    await scheduler.setTime(3600 * 60_000);
+    expect(runs.map((r) => r.job)).toEqual(['renew', 'gc', 'republish']);
+    await scheduler.stop();
+  });
+});
