@@ -1,7 +1,8 @@
 /**
  * When the scheduled jobs run (SPEC §5): each job is due at its persisted last run + its interval (a
  * persisted time later than now counts as now), or at start + interval if it never ran; `renew` also runs
- * once at start. Jobs due at the same instant run in the order renew, gc, republish.
+ * once at start, and a job that fell due while the node was down runs once at start (a restart is a jump
+ * of the clock). Jobs due at the same instant run in the order renew, gc, republish.
  *
  * Under the manual clock, `advance` steps through every due time in order (a job due n times runs n
  * times, each at its due time) and `setTime` is a jump: an overdue job runs once, at the new time, and is
@@ -76,10 +77,17 @@ export class Scheduler {
       });
   }
 
-  /** Runs `renew` once (SPEC §5: host records that expired while the node was down come first), then arms the timer. */
+  /**
+   * Runs `renew` once (SPEC §5: host records that expired while the node was down come first), then every
+   * job that fell due while the node was down, once (a restart is a jump of the clock), then arms the timer.
+   */
   async start(): Promise<void> {
+    const now = this.opts.clock.now();
     const renew = this.jobs.find((j) => j.kind === 'renew');
-    if (renew) await this.serially(() => this.run(renew, this.opts.clock.now()));
+    await this.serially(async () => {
+      if (renew) await this.run(renew, now);
+      await this.runDue(now);
+    });
     if (this.opts.clock.kind === 'system') this.arm();
   }
 

@@ -155,3 +155,21 @@ describe('scheduler bounds', () => {
     await scheduler.stop();
   });
 });
+
+describe('scheduler after a restart', () => {
+  it('runs each job that fell due while the node was down once at start, then keeps stepping', async () => {
+    const { scheduler, runs } = setup({ start: 100_000, meta: { 'job_last_run:gc': 10_000, 'job_last_run:republish': 99_000 } });
+    await scheduler.start();
+    expect(runs).toEqual([
+      { job: 'renew', at: 100_000, now: 100_000 },
+      { job: 'gc', at: 100_000, now: 100_000 },
+    ]);
+    runs.length = 0;
+    await scheduler.advance(3600);
+    expect(runs).toEqual([
+      { job: 'republish', at: 102_600, now: 102_600 },
+      { job: 'gc', at: 103_600, now: 103_600 },
+    ]);
+    await scheduler.stop();
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * Helpers for the black-box tests of the scheduled jobs (SPEC §5 "Scheduled jobs", test/e2e/jobs.test.ts):
+ * reading a job actor through `actors.get`, moving the manual clock, and watching the inspection stream.
+ */
+import { WebSocket } from 'ws';
+import type { RpcClient } from '../../runtime/rpc-client.js';
+
+export type JobName = 'renew' | 'gc' | 'republish';
+
+/** One run as a job's context lists it (README: `{at, result}` or `{at, error}`). */
+export interface JobRun {
+  at: number;
+  result?: unknown;
+  error?: string;
+}
+
+/** What `actors.get job:<name>` says about a job. */
+export interface JobView {
+  state: unknown;
+  interval: number;
+  runs: number;
+  failures: number;
+  lastRunAt: number | null;
+  nextDueAt: number;
+  /** Newest first, at most 20. */
+  history: JobRun[];
+}
+
+export async function jobView(rpc: RpcClient, name: JobName): Promise<JobView> {
+  const a = await rpc.call<{ id: string; kind: string; state: unknown; context: Omit<JobView, 'state'> }>('actors.get', { id: `job:${name}` });
+  return { state: a.state, ...a.context };
+}
+
+/** Moves the manual clock forward by `seconds` (stepping through every due time); returns the new now. */
+export async function advance(rpc: RpcClient, seconds: number): Promise<number> {
+  return (await rpc.call<{ now: number }>('debug.advance_time', { seconds })).now;
+}
+
+/** Jumps the manual clock to `now`; returns the new now. */
+export async function jump(rpc: RpcClient, now: number): Promise<number> {
+  return (await rpc.call<{ now: number }>('debug.set_time', { now })).now;
+}
+
+export async function nodeNow(rpc: RpcClient): Promise<number> {
+  return (await rpc.call<{ now: number }>('node.info', {})).now;
+}
+
+/** `from + step·n` for n = last, last − 1, …, first: the `at` values of a history, newest first. */
+export function dueTimes(from: number, step: number, first: number, last: number): number[] {
+  const out: number[] = [];
+  for (let n = last; n >= first; n--) out.push(from + step * n);
+  return out;
+}
+
+export interface InspectEvent {
+  id: string;
+  kind: string;
+  event: { type: string };
+  state_before: unknown;
+  state_after: unknown;
+  at: number;
+}
+
+/** A client of the inspection stream `ws://HOST:PORT/inspect` (README): collects every event it receives. */
+export async function watchActors(httpUrl: string): Promise<{ events: InspectEvent[]; close(): void }> {
+  const ws = new WebSocket(httpUrl.replace(/^http/, 'ws') + 'inspect');
+  const events: InspectEvent[] = [];
+  await new Promise<void>((resolve, reject) => {
+    ws.once('error', reject);
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as { type: string; events?: InspectEvent[] };
+      if (msg.type === 'snapshot') resolve();
+      if (msg.type === 'events') events.push(...msg.events!);
+    });
+  });
+  return { events, close: () => ws.close() };
+}
