@@ -7,7 +7,8 @@
  *
  *   {"type":"events","events":[{id, kind, event: {type}, state_before, state_after, at}, ...]}
  *
- * Inspection is on only while at least one client is attached, so an unwatched node pays nothing. A
+ * A `snapshot` may come again later (after a shard worker was restarted, the actors it held are gone):
+ * it replaces what the client knew. Inspection is on only while at least one client is attached, so an unwatched node pays nothing. A
  * client that does not read fast enough (more than MAX_BUFFERED bytes queued) loses events rather than
  * growing the node's memory; it is told how many with {"type":"dropped","count":n}. Clients send nothing:
  * any message from one is ignored.
@@ -19,6 +20,8 @@ import { routeUpgrade } from './rpc-server.js';
 import type { ActorEvent, ActorSummary } from './actor-view.js';
 
 const MAX_BUFFERED = 4 * 1024 * 1024;
+
+const sortById = (actors: ActorSummary[]): ActorSummary[] => actors.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 const MAX_CLIENTS = 64;
 /** Events kept for a client while its snapshot is gathered. */
 const MAX_EARLY = 10_000;
@@ -55,6 +58,14 @@ export class Inspector {
     if (this.queue.push(e) === 1) setImmediate(() => this.flush());
   };
 
+  /** Sends every attached client a new snapshot (after a worker restart the actors it held are gone). */
+  async resnapshot(): Promise<void> {
+    if (this.clients.size === 0) return;
+    this.flush();
+    const frame = JSON.stringify({ type: 'snapshot', at: this.opts.now(), actors: sortById(await this.opts.actors().catch(() => [])) });
+    for (const [ws, c] of this.clients) if (c.ready && ws.readyState === ws.OPEN) ws.send(frame);
+  }
+
   private async serve(ws: WebSocket): Promise<void> {
     if (this.clients.size >= MAX_CLIENTS) {
       ws.close(1013, `at most ${MAX_CLIENTS} inspection clients`);
@@ -71,7 +82,7 @@ export class Inspector {
     // Events that happen while the snapshot is gathered reach this client after it.
     const actors = await this.opts.actors().catch(() => []);
     if (ws.readyState !== ws.OPEN) return;
-    ws.send(JSON.stringify({ type: 'snapshot', at: this.opts.now(), actors: actors.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) }));
+    ws.send(JSON.stringify({ type: 'snapshot', at: this.opts.now(), actors: sortById(actors) }));
     if (client.early.length) ws.send(JSON.stringify({ type: 'events', events: client.early }));
     client.early = [];
     client.ready = true;

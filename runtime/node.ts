@@ -96,6 +96,7 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
     seed: identity.seed,
     passivateAfterMs: config.passivate_after_ms,
     onInspect: (e) => inspector?.emit(e),
+    onRestart: () => void inspector?.resnapshot(),
     log,
   });
   opened.push(shards);

@@ -25,6 +25,8 @@ export interface ShardInit {
   passivateAfterMs: number;
   /** Node clock now; every later message carries the current value. */
   now: number;
+  /** Whether inspection is on (set before the first request is read, so no event is lost). */
+  inspecting: boolean;
   port: MessagePort;
 }
 
@@ -32,7 +34,8 @@ export type ToShard = { t: 'req'; now: number; batch: { id: number; keyId: strin
 
 export type Answer = { id: number; result: unknown } | { id: number; error: ErrorData };
 
-export type FromShard = { t: 'ans'; batch: Answer[] } | { t: 'inspect'; events: ActorEvent[] };
+/** `counts`: this worker's activation and passivation totals, so the main thread's counters survive a restart. */
+export type FromShard = { t: 'ans'; batch: Answer[] } | { t: 'inspect'; events: ActorEvent[] } | { t: 'counts'; activations: number; passivations: number };
 
 /** The comlink API of a shard worker. Every call that reads the clock takes the node's `now`. */
 export interface ShardWorkerApi {

@@ -28,6 +28,7 @@ const api: ShardWorkerApi = {
     const post = (m: FromShard) => port.postMessage(m);
     const answers = batcher<Answer>((batch) => post({ t: 'ans', batch }));
     const events = batcher<ActorEvent>((list) => post({ t: 'inspect', events: list }));
+    const counts = batcher<true>(() => post({ t: 'counts', activations: shard.activations, passivations: shard.passivations }));
     shard = new ResourceShard({
       store,
       ruleContext: () => ({ now, cfg: init.rules, hostPeerId: init.hostPeerId }),
@@ -35,7 +36,9 @@ const api: ShardWorkerApi = {
       sign: (digest) => signWithSeed(init.seed, digest),
       owns: (keyId) => shardOf(resourceIdBytes(keyId)!, init.count) === init.index,
       onInspect: events,
+      onCounts: () => counts(true),
     });
+    shard.setInspecting(init.inspecting);
     port.on('message', (m: ToShard) => {
       follow(m.now);
       for (const { id, keyId, req } of m.batch) {

@@ -40,6 +40,8 @@ export interface ShardOptions {
   owns?(keyId: string): boolean;
   /** Receives the inspection events of this shard's actors while inspection is on. */
   onInspect?(event: ActorEvent): void;
+  /** Told when `activations` or `passivations` grew. */
+  onCounts?(): void;
 }
 
 export const RESOURCE_ACTOR_PREFIX = 'resource:';
@@ -118,6 +120,7 @@ export class ResourceShard {
     live.actor.start();
     this.live.set(keyId, live);
     this.activations++;
+    this.opts.onCounts?.();
     return live;
   }
 
@@ -148,6 +151,7 @@ export class ResourceShard {
       this.passivations++;
       stopped++;
     }
+    if (stopped > 0) this.opts.onCounts?.();
     return stopped;
   }
 

@@ -55,6 +55,8 @@ export interface ShardsOptions {
   seed: Uint8Array;
   passivateAfterMs: number;
   onInspect(event: ActorEvent): void;
+  /** A worker was restarted: the actors it held are gone (inspection clients need a new snapshot). */
+  onRestart?(): void;
   log: Logger;
 }
 
@@ -148,6 +150,8 @@ interface Slot {
   outbox: ToShard['batch'];
   /** Rejects when this worker ends: control calls race it so none hangs on a dead worker. */
   ended: Promise<never>;
+  /** This worker's activation and passivation totals as it last reported them. */
+  counts: { activations: number; passivations: number };
 }
 
 class WorkerShards implements Shards {
@@ -156,6 +160,8 @@ class WorkerShards implements Shards {
   private closing = false;
   private restarts = 0;
   private inspecting = false;
+  /** Totals of the workers that ended, so the counters never go backwards. */
+  private readonly retired = { activations: 0, passivations: 0 };
 
   private constructor(private readonly opts: ShardsOptions) {}
 
@@ -176,7 +182,7 @@ class WorkerShards implements Shards {
     let endedReject!: (e: Error) => void;
     const ended = new Promise<never>((_, reject) => (endedReject = reject));
     ended.catch(() => undefined);
-    const slot: Slot = { index, handle, api, port: port1, waiting: new Map(), outbox: [], ended };
+    const slot: Slot = { index, handle, api, port: port1, waiting: new Map(), outbox: [], ended, counts: { activations: 0, passivations: 0 } };
     this.slots[index] = slot;
     port1.on('message', (m: FromShard) => this.received(slot, m));
     handle.onExit((code, error) => {
@@ -197,6 +203,7 @@ class WorkerShards implements Shards {
             seed: this.opts.seed,
             passivateAfterMs: this.opts.passivateAfterMs,
             now: ctx.now,
+            inspecting: this.inspecting,
             port: port2,
           },
           [port2 as unknown as Transferable],
@@ -204,13 +211,14 @@ class WorkerShards implements Shards {
       ),
       ended,
     ]);
-    if (this.inspecting) void api.setInspecting(true);
   }
 
   /** Fails what the dead worker had not answered and starts its successor. */
   private ended(slot: Slot, why: string): void {
     slot.port.close();
     slot.api[releaseProxy]();
+    this.retired.activations += slot.counts.activations;
+    this.retired.passivations += slot.counts.passivations;
     const lost = [...slot.waiting.values()];
     slot.waiting.clear();
     for (const w of lost) {
@@ -219,12 +227,19 @@ class WorkerShards implements Shards {
     if (this.closing) return;
     this.restarts++;
     this.opts.log.error('shard worker ended; restarting it', { worker: slot.index, why, failed_requests: lost.length });
-    this.spawn(slot.index).catch((e) => this.opts.log.error('shard worker restart failed', { worker: slot.index, error: String(e) }));
+    this.spawn(slot.index).then(
+      () => this.opts.onRestart?.(),
+      (e) => this.opts.log.error('shard worker restart failed', { worker: slot.index, error: String(e) }),
+    );
   }
 
   private received(slot: Slot, m: FromShard): void {
     if (m.t === 'inspect') {
       for (const e of m.events) this.opts.onInspect(e);
+      return;
+    }
+    if (m.t === 'counts') {
+      slot.counts = { activations: m.activations, passivations: m.passivations };
       return;
     }
     for (const a of m.batch) {
@@ -329,8 +344,8 @@ class WorkerShards implements Shards {
     const parts = await this.all((api) => api.stats());
     return {
       live: parts.reduce((n, p) => n + p.live, 0),
-      activations: parts.reduce((n, p) => n + p.activations, 0),
-      passivations: parts.reduce((n, p) => n + p.passivations, 0),
+      activations: this.retired.activations + parts.reduce((n, p) => n + p.activations, 0),
+      passivations: this.retired.passivations + parts.reduce((n, p) => n + p.passivations, 0),
       queueDepth: this.slots.map((s) => s.waiting.size),
       restarts: this.restarts,
     };

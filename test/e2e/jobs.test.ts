@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeProcess, tempDir, useNodeProcess, type NodeProcess, type NodeProcessOptions } from '../helpers/node-process.js';
 import { key, peer, record } from '../helpers/objects.js';
 import { expectCode } from '../helpers/registry.js';
-import { advance, dueTimes, jobView, jump, nodeNow, watchActors, type JobRun } from '../helpers/jobs.js';
+import { advance, dueTimes, jobView, jump, nodeNow, type JobRun } from '../helpers/jobs.js';
+import { InspectClient } from '../helpers/inspect.js';
 import { generateIdentity, identityToFile, type Identity } from '../../protocols/identity.js';
 import { makeMetadata, makeRecord, verifyRecord } from '../../protocols/signed.js';
 import type { Key, Record as ProviderRecord } from '../../protocols/types.js';
@@ -272,12 +273,12 @@ describe('jobs due at the same instant run in the order renew, gc, republish', (
     for (const k of [hostKey, doomed, kept]) await register(rpc, k);
     await put(rpc, hostRecord(hostKey, peer(102), node, T0));
 
-    const watch = await watchActors(running.node.httpUrl);
+    const watch = await InspectClient.open(running.node.httpUrl);
     try {
+      await watch.first();
       await advance(rpc, HOUR);
-      const jobSteps = () => watch.events.filter((e) => e.id.startsWith('job:')).map((e) => `${e.id} ${String(e.state_after)}`);
-      const deadline = Date.now() + 2000;
-      while (!jobSteps().includes('job:republish waiting') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const jobSteps = () => watch.events().filter((e) => e.id.startsWith('job:')).map((e) => `${e.id} ${String(e.state_after)}`);
+      await watch.until(() => jobSteps().includes('job:republish waiting'), 'republish back to waiting', 2000);
       expect(jobSteps()).toEqual([
         'job:renew renewing',
         'job:renew waiting',
@@ -288,7 +289,7 @@ describe('jobs due at the same instant run in the order renew, gc, republish', (
         'job:republish waiting',
       ]);
     } finally {
-      watch.close();
+      watch.ws.close();
     }
     const [renew, gc, republishJob] = await Promise.all((['renew', 'gc', 'republish'] as const).map((name) => jobView(rpc, name)));
     expect(renew.history[0]).toEqual({ at: T0 + HOUR, result: expect.objectContaining({ renewed: 1 }) });

@@ -1,8 +1,7 @@
 /**
  * Helpers for the black-box tests of the scheduled jobs (SPEC §5 "Scheduled jobs", test/e2e/jobs.test.ts):
- * reading a job actor through `actors.get`, moving the manual clock, and watching the inspection stream.
+ * reading a job actor through `actors.get` and moving the manual clock.
  */
-import { WebSocket } from 'ws';
 import type { RpcClient } from '../../runtime/rpc-client.js';
 
 export type JobName = 'renew' | 'gc' | 'republish';
@@ -52,26 +51,3 @@ export function dueTimes(from: number, step: number, first: number, last: number
   return out;
 }
 
-export interface InspectEvent {
-  id: string;
-  kind: string;
-  event: { type: string };
-  state_before: unknown;
-  state_after: unknown;
-  at: number;
-}
-
-/** A client of the inspection stream `ws://HOST:PORT/inspect` (README): collects every event it receives. */
-export async function watchActors(httpUrl: string): Promise<{ events: InspectEvent[]; close(): void }> {
-  const ws = new WebSocket(httpUrl.replace(/^http/, 'ws') + 'inspect');
-  const events: InspectEvent[] = [];
-  await new Promise<void>((resolve, reject) => {
-    ws.once('error', reject);
-    ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as { type: string; events?: InspectEvent[] };
-      if (msg.type === 'snapshot') resolve();
-      if (msg.type === 'events') events.push(...msg.events!);
-    });
-  });
-  return { events, close: () => ws.close() };
-}
