@@ -15,8 +15,8 @@
  */
 import type http from 'node:http';
 import { setImmediate } from 'node:timers';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { routeUpgrade } from './rpc-server.js';
+import type { WebSocket } from 'ws';
+import { WebSocketServer, routeUpgrade } from './rpc-server.js';
 import type { ActorEvent, ActorSummary } from './actor-view.js';
 
 const MAX_BUFFERED = 4 * 1024 * 1024;

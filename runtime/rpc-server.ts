@@ -9,9 +9,12 @@
  * await rpc.close();
  */
 import type http from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { WebSocketServer, type WebSocket } from 'ws';
+import * as wsPackage from 'ws';
+import type { WebSocket } from 'ws';
 import { ERROR_CODES, SignpostError, type ErrorCode } from '../protocols/errors.js';
 import type { RpcErrorObject } from './rpc-client.js';
 
@@ -41,8 +44,31 @@ export interface RpcLimits {
 
 export type RpcLog = (msg: string, fields?: object) => void;
 
+/**
+ * The `ws` package's server on every runtime. Bun answers `import 'ws'` with a built-in imitation whose
+ * frames are parsed natively: it closes an oversized frame itself, with 1009 and no reason, without going
+ * through `ws.close`, so the limit named below is never said. Loading the package's own entry file by path
+ * gets Bun the real one, and the three runtimes share one WebSocket implementation and its limits.
+ */
+export const { WebSocketServer } = process.versions.bun ? realWsPackage() : wsPackage;
+
+function realWsPackage(): typeof wsPackage {
+  const require = createRequire(import.meta.url);
+  return require(join(dirname(require.resolve('ws/package.json')), 'index.js'));
+}
+
 type RpcId = string | number | null;
+
 type Outcome = { result: unknown } | { error: RpcErrorObject };
+
+/**
+ * Deepest nesting of objects and arrays accepted in `params`: the params object is level 1, and the deepest
+ * valid params (a record's `relay_id` in `registry.merge`'s `records: Record[][]`) reach level 6. Params
+ * cross to a worker thread by structured clone, which recurses: a deeper value fails to copy (Node throws
+ * at postMessage) or, under Deno, copies and then fails to decode in the worker, which drops the whole
+ * batch silently and leaves its requests unanswered. Refusing it here answers the same error everywhere.
+ */
+const MAX_PARAMS_DEPTH = 32;
 
 const defaultLog: RpcLog = (msg, fields) => console.error(JSON.stringify({ level: 'error', msg, ...fields }));
 
@@ -154,6 +180,10 @@ function serveConnection(ws: WebSocket, path: string, dispatcher: RpcDispatcher,
       outcome = { error: rpcError('invalid_params', `${method}: positional params are not accepted; params must be an object`) };
     } else if (!dispatcher.has(method)) {
       outcome = { error: rpcError('method_not_found', `unknown method '${method}'`) };
+    } else if (nestedDeeperThan(params, MAX_PARAMS_DEPTH)) {
+      outcome = {
+        error: rpcError('invalid_params', `${method}: params nest deeper than ${MAX_PARAMS_DEPTH} levels`, { max_depth: MAX_PARAMS_DEPTH }),
+      };
     } else {
       outcome = limited(() => run(method, params));
     }
@@ -216,6 +246,20 @@ function serveConnection(ws: WebSocket, path: string, dispatcher: RpcDispatcher,
       }
     }
   });
+}
+
+/** True when objects and arrays nest more than `max` levels in `value` (iterative: no recursion to overflow). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<{ node: object; depth: number }> = [];
+  if (typeof value === 'object' && value !== null) stack.push({ node: value, depth: 1 });
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1 });
+    }
+  }
+  return false;
 }
 
 /** Checks the JSON-RPC 2.0 request shape. An `id` of the wrong type, like an unreadable one, is answered with null. */

@@ -24,6 +24,34 @@ export interface NodeProcessOptions {
   args?: string[];
   /** Manual clock (test mode) unless false. */
   manual?: boolean;
+  /**
+   * The program that runs bin/signpost.mjs and the arguments it takes before it, e.g.
+   * `{ command: 'bun' }` or `{ command: 'deno', args: ['run', '--allow-all'] }` (see `runtimeCommand`).
+   * Node (this process's own executable) by default, or the runtime named by TEST_RUNTIME.
+   */
+  runtime?: { command: string; args?: string[] };
+}
+
+const BIN_DIR = fileURLToPath(new URL('../../node_modules/.bin/', import.meta.url));
+
+/**
+ * How to start bin/signpost.mjs under `runtime`: Node is this process's own executable; Bun and Deno are
+ * the pinned devDependencies in node_modules/.bin, with the same flags as `npm run start:bun` / `start:deno`.
+ */
+export function runtimeCommand(runtime: 'node' | 'bun' | 'deno'): { command: string; args: string[] } {
+  if (runtime === 'bun') return { command: join(BIN_DIR, 'bun'), args: [] };
+  if (runtime === 'deno') return { command: join(BIN_DIR, 'deno'), args: ['run', ...DENO_PERMISSIONS] };
+  return { command: process.execPath, args: [] };
+}
+
+/** What a node needs from Deno's sandbox (README "Bun and Deno"; package.json `start:deno`). */
+export const DENO_PERMISSIONS = ['--allow-ffi', '--allow-read', '--allow-write', '--allow-env', '--allow-net'];
+
+/** TEST_RUNTIME=bun|deno runs every black-box test against nodes on that runtime. */
+function defaultRuntime(): { command: string; args: string[] } {
+  const name = process.env.TEST_RUNTIME ?? 'node';
+  if (name !== 'node' && name !== 'bun' && name !== 'deno') throw new Error(`TEST_RUNTIME must be node, bun or deno, got ${name}`);
+  return runtimeCommand(name);
 }
 
 export interface NodeProcess {
@@ -54,8 +82,9 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('SIGNPOST_')) delete env[k];
   for (const [k, v] of Object.entries(opts.env ?? {})) env[k.startsWith('SIGNPOST_') ? k : `SIGNPOST_${k.toUpperCase()}`] = String(v);
-  const args = [BIN, 'node', 'start', '--port', '0', '--data-dir', dataDir, ...(opts.manual === false ? [] : ['--clock', 'manual']), ...(opts.args ?? [])];
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const runtime = opts.runtime ?? defaultRuntime();
+  const args = [...(runtime.args ?? []), BIN, 'node', 'start', '--port', '0', '--data-dir', dataDir, ...(opts.manual === false ? [] : ['--clock', 'manual']), ...(opts.args ?? [])];
+  const child = spawn(runtime.command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
