@@ -73,7 +73,31 @@ export class InspectionTracker {
   }
 }
 
-/** A machine definition as plain JSON (XState's `toJSON()` keeps inline functions, which cannot cross threads). */
-export function machineJson(machine: { toJSON(): unknown }): unknown {
-  return JSON.parse(JSON.stringify(machine.toJSON()));
+interface StateNodeLike {
+  id: string;
+  states: { [key: string]: StateNodeLike };
+  always?: { target?: readonly { id: string }[]; guard?: unknown }[];
+}
+
+interface StateJson {
+  states?: { [key: string]: StateJson };
+  transitions?: unknown[];
+}
+
+/**
+ * A machine definition as plain JSON: XState's `toJSON()`, without the inline functions it keeps (they
+ * cannot cross threads), plus the eventless (`always`) transitions it leaves out, each listed with
+ * `eventType: "always"` so a page can draw every way a state can change.
+ */
+export function machineJson(machine: { toJSON(): unknown; root: unknown }): unknown {
+  const json = JSON.parse(JSON.stringify(machine.toJSON())) as StateJson;
+  const addAlways = (node: StateNodeLike, out: StateJson): void => {
+    for (const t of node.always ?? []) {
+      const guard = typeof t.guard === 'string' ? { type: t.guard } : undefined;
+      (out.transitions ??= []).push({ eventType: 'always', source: `#${node.id}`, target: (t.target ?? []).map((s) => `#${s.id}`), guard, actions: [] });
+    }
+    for (const [key, child] of Object.entries(node.states)) if (out.states?.[key]) addAlways(child, out.states[key]);
+  };
+  addAlways(machine.root as StateNodeLike, json);
+  return json;
 }

@@ -23,6 +23,7 @@ import { attachRpcServer } from './rpc-server.js';
 import { createDispatcher } from './methods.js';
 import { VERSION } from './version.js';
 import { logger, type Logger } from './log.js';
+import { serveVisualiser } from './visualiser.js';
 
 export interface RunningNode {
   identity: Identity;
@@ -146,9 +147,8 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
         (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text),
         (e) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${e instanceof Error ? e.message : String(e)}\n`),
       );
-    } else if (req.method === 'GET' && path === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(placeholderPage(identity.peerId, baseUrl));
-    } else {
+    } else if (!serveVisualiser(path, req, res, { peerId: identity.peerId, rpcUrl: `${baseUrl}/rpc`, config })) {
+      // neither the visualiser's page at / nor one of its files (runtime/visualiser.ts)
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
@@ -199,18 +199,4 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
       return stopping;
     },
   };
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function placeholderPage(peerId: string, url: string): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><title>Signpost node ${escapeHtml(peerId.slice(-8))}</title></head>
-<body style="font-family: system-ui, sans-serif; margin: 2rem">
-<h1>Signpost node</h1>
-<p>Peer id: <code>${escapeHtml(peerId)}</code></p>
-<p>JSON-RPC: <code>${escapeHtml(url)}/rpc</code></p>
-<p>The actor visualiser will live on this page.</p>
-</body></html>`;
 }
