@@ -299,7 +299,9 @@ class WorkerShards implements Shards {
     const groups = new Map<Slot, string[]>();
     for (const id of ids) {
       const slot = this.slotOf(id);
-      groups.set(slot, [...(groups.get(slot) ?? []), id]);
+      const group = groups.get(slot);
+      if (group) group.push(id);
+      else groups.set(slot, [id]);
     }
     const parts = await Promise.all([...groups].map(([slot, list]) => Promise.race([slot.api.listItems(now, list), slot.ended])));
     return parts.flat().sort(byKeyId);
