@@ -9,37 +9,28 @@
  *
  * Run: npm run bench:local-ops   (env BENCH_SCALE=0.1 for a quick run)
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { useCryptoBackend } from '../protocols/crypto.js';
-import { base64urlDecode } from '../protocols/encoding.js';
-import { identityFromSeed, publicKeyOf, type Identity } from '../protocols/identity.js';
-import { metadataDigest, recordDigest } from '../protocols/objects.js';
+import type { Identity } from '../protocols/identity.js';
 import { makeKey, makeMetadata, makeRecord, recordEntry } from '../protocols/signed.js';
 import { DEFAULT_RULE_CONFIG, type Key, type Record as ProviderRecord } from '../protocols/types.js';
 import { nodeCryptoBackend } from '../runtime/crypto-node.js';
+import { benchIdentity, percentile, startNodeProcess, verifyBaseline } from './common.js';
 import { RpcClient } from '../runtime/rpc-client.js';
 import { openStore } from '../runtime/store.js';
 import { toStoreWrites } from '../runtime/shard.js';
 import { stateFromEntries } from '../protocols/registry.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
-const BIN = fileURLToPath(new URL('../../bin/signpost.mjs', import.meta.url));
+
+const identity = (n: number): Identity => benchIdentity(n, 0x5b);
 
 function emit(line: object): void {
   process.stdout.write(JSON.stringify({ bench: 'local-ops', ...line }) + '\n');
 }
 
-function identity(n: number): Identity {
-  const seed = new Uint8Array(32);
-  new DataView(seed.buffer).setUint32(0, n + 1, true);
-  seed[31] = 0x5b;
-  return identityFromSeed(seed);
-}
 
 /** `keys` resources with `perKey` records each, each record issued and hosted by one of `perKey` peers. */
 function makeWorkload(keys: number, perKey: number, now: number, salt: number): { keyObjs: Key[]; records: ProviderRecord[] } {
@@ -58,60 +49,8 @@ function makeWorkload(keys: number, perKey: number, now: number, salt: number): 
   return { keyObjs, records };
 }
 
-/** Raw verifies/s on one core over the records' two signatures, one cached KeyObject per key. */
-function verifyBaseline(records: ProviderRecord[]): number {
-  const cache = new Map<string, KeyObject>();
-  const keyObject = (peerId: string) => {
-    let k = cache.get(peerId);
-    if (!k) {
-      const pk = publicKeyOf(peerId)!;
-      k = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pk]), format: 'der', type: 'spki' });
-      cache.set(peerId, k);
-    }
-    return k;
-  };
-  const jobs = records.map((r) => {
-    const md = metadataDigest(r.metadata);
-    return [
-      [keyObject(r.metadata.issued_by), md, base64urlDecode(r.metadata.issuer_signature)!],
-      [keyObject(r.metadata.peer_id), recordDigest(r, md), base64urlDecode(r.signature)!],
-    ] as const;
-  });
-  const t0 = performance.now();
-  let n = 0;
-  for (const pair of jobs) for (const [k, msg, sig] of pair) if (verify(null, msg, k, sig)) n++;
-  const s = (performance.now() - t0) / 1000;
-  if (n !== jobs.length * 2) throw new Error('baseline verify failed');
-  return n / s;
-}
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
-async function startNodeProcess(dataDir: string, env: Record<string, string> = {}): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [BIN, 'node', 'start', '--port', '0', '--data-dir', dataDir], {
-    // The per-connection rate limit is not what this bench measures: raise it out of the way.
-    env: { ...process.env, SIGNPOST_LOG_LEVEL: 'warn', SIGNPOST_RATE_LIMIT_PER_S: '1000000', SIGNPOST_RATE_LIMIT_BURST: '1000000', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = out.match(/ws:\/\/\S+\/rpc/);
-      if (m) resolve(m[0]);
-    });
-    child.once('exit', (c) => reject(new Error(`node exited ${c}`)));
-  });
-  return {
-    url,
-    stop: () => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
-}
 
 async function putOverRpc(url: string, keys: Key[], records: ProviderRecord[], clients: number): Promise<number> {
   const conns = await Promise.all(Array.from({ length: clients }, () => RpcClient.connect(url)));

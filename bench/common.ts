@@ -1,0 +1,79 @@
+/**
+ * What the benchmarks share: deterministic identities, percentiles, the raw verify baseline every
+ * throughput figure is compared with, and a node process to measure through the RPC.
+ */
+import { spawn } from 'node:child_process';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { base64urlDecode } from '../protocols/encoding.js';
+import { identityFromSeed, publicKeyOf, type Identity } from '../protocols/identity.js';
+import { metadataDigest, recordDigest } from '../protocols/objects.js';
+import type { Record as ProviderRecord } from '../protocols/types.js';
+
+const BIN = fileURLToPath(new URL('../../bin/signpost.mjs', import.meta.url));
+
+/** A deterministic identity; `salt` keeps the identities of different benches apart. */
+export function benchIdentity(n: number, salt: number): Identity {
+  const seed = new Uint8Array(32);
+  new DataView(seed.buffer).setUint32(0, n + 1, true);
+  seed[31] = salt;
+  return identityFromSeed(seed);
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Raw verifies/s on one core over the records' two signatures, one cached KeyObject per key. */
+export function verifyBaseline(records: ProviderRecord[]): number {
+  const cache = new Map<string, KeyObject>();
+  const keyObject = (peerId: string) => {
+    let k = cache.get(peerId);
+    if (!k) {
+      k = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), publicKeyOf(peerId)!]), format: 'der', type: 'spki' });
+      cache.set(peerId, k);
+    }
+    return k;
+  };
+  const jobs = records.map((r) => {
+    const md = metadataDigest(r.metadata);
+    return [
+      [keyObject(r.metadata.issued_by), md, base64urlDecode(r.metadata.issuer_signature)!],
+      [keyObject(r.metadata.peer_id), recordDigest(r, md), base64urlDecode(r.signature)!],
+    ] as const;
+  });
+  const t0 = performance.now();
+  let n = 0;
+  for (const pair of jobs) for (const [k, msg, sig] of pair) if (verify(null, msg, k, sig)) n++;
+  const s = (performance.now() - t0) / 1000;
+  if (n !== jobs.length * 2) throw new Error('baseline verify failed');
+  return n / s;
+}
+
+/** A node process (`signpost node start` on a free port, system clock), its pid and RPC URL. */
+export async function startNodeProcess(dataDir: string, env: Record<string, string> = {}): Promise<{ pid: number; url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'node', 'start', '--port', '0', '--data-dir', dataDir, '--clock', 'system'], {
+    // The per-connection rate limit is not what the benches measure: raise it out of the way.
+    env: { ...process.env, SIGNPOST_LOG_LEVEL: 'warn', SIGNPOST_RATE_LIMIT_PER_S: '1000000', SIGNPOST_RATE_LIMIT_BURST: '1000000', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = out.match(/ws:\/\/\S+\/rpc/);
+      if (m) resolve(m[0]);
+    });
+    child.once('exit', (c) => reject(new Error(`node exited ${c}`)));
+  });
+  return {
+    pid: child.pid!,
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
