@@ -100,7 +100,10 @@ async function nodeStart(args: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     stop = (signal: string) => {
       log.info('stopping', { signal });
-      node.stop().then(resolve, (e) => {
+      node.stop().then(() => {
+        log.info('stopped', { signal });
+        resolve();
+      }, (e) => {
         log.error('stop failed', { error: String(e) });
         resolve();
       });

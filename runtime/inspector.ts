@@ -39,6 +39,7 @@ export class Inspector {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
   private queue: ActorEvent[] = [];
   private release: (() => void) | null = null;
+  private closing: Promise<void> | null = null;
 
   constructor(private readonly opts: InspectorOptions) {}
 
@@ -111,10 +112,20 @@ export class Inspector {
     }
   }
 
-  async close(): Promise<void> {
-    this.release?.();
-    for (const ws of this.clients.keys()) ws.close(1001, 'node shutting down');
-    this.clients.clear();
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  /** Closes every client (1001) and stops accepting new ones; a second call does nothing more. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.release?.();
+      const closed = [...this.clients.keys()].map((ws) => new Promise<void>((resolve) => {
+        ws.once('close', () => resolve());
+        ws.close(1001, 'node shutting down');
+        // A client that does not answer the close handshake is cut off.
+        setTimeout(() => (ws.terminate(), resolve()), 1000).unref();
+      }));
+      await Promise.all(closed);
+      this.clients.clear();
+      await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    })();
+    return this.closing;
   }
 }

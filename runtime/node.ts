@@ -189,7 +189,10 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
     port,
     stop() {
       stopping ??= (async () => {
+        // WebSocket clients first: an upgraded socket is not an HTTP connection, and server.close() would
+        // wait for a watching /inspect client (an open visualiser tab) forever.
         await rpc.close();
+        await inspector.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections(); // idle keep-alive HTTP connections would hold close() open
         await closed;

@@ -180,3 +180,21 @@ describe('/inspect (workers = 2)', () => {
     }
   });
 });
+
+describe('/inspect and stopping the node', () => {
+  it('SIGINT stops a node promptly while a client watches, closing the client with 1001', async () => {
+    const node = await startNodeProcess({ env: { clock: 'manual', clock_start: T0 } });
+    const watcher = await InspectClient.open(node.httpUrl);
+    await watcher.first();
+    const codes: number[] = [];
+    watcher.ws.once('close', (code) => codes.push(code));
+    const t0 = performance.now();
+    const exit = await Promise.race([node.stop('SIGINT'), new Promise((r) => setTimeout(() => r('still running after 5 s'), 5000))]);
+    if (exit !== 0) await node.kill();
+    expect(exit).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    await watcher.closed;
+    expect(codes).toEqual([1001]);
+    expect(node.stderr()).toContain('"msg":"stopped"');
+  });
+});

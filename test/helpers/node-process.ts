@@ -3,7 +3,7 @@
  * gives tests its URLs and an RPC client. Used by every black-box test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,8 +69,18 @@ export interface NodeProcess {
   kill(): Promise<void>;
 }
 
+const tempDirs: string[] = [];
+// Registered for each test file that imports this module (vitest isolates modules per file); after the
+// file's own afterAll hooks, so the node processes using these directories are stopped by then.
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new directory under the OS temp dir, removed after the test file that made it. */
 export function tempDir(prefix = 'signpost-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<NodeProcess> {

@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/node-process.js';
 import { CONFIG_KEYS, ConfigError, configToEnvName, defaultConfig, loadConfig } from '../../config/index.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'signpost-config-'));
+const dir = tempDir('signpost-config-');
 function configFile(content: unknown, name = 'c.json'): string {
   const file = path.join(dir, name);
   writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
