@@ -32,7 +32,7 @@ function setup(opts: { start?: number; meta?: { [name: string]: number }; interv
     { kind: 'renew', interval: iv.renew, work: { renewing: note('renew') } },
   ];
   const store = metaStore(opts.meta);
-  const scheduler = new Scheduler({ clock, store, jobs, log: logger('error'), onInspect: (e) => events.push(e) });
+  const scheduler = new Scheduler({ clock, store, jobs, log: logger('error', () => undefined), onInspect: (e) => events.push(e) });
   return { clock, runs, events, store, scheduler };
 }
 
