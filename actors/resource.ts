@@ -83,8 +83,8 @@ type Op<R> = (state: ResourceState, req: R, ctx: RuleContext, keyId: string, ver
 
 const read = (state: ResourceState, result: unknown): OpOutcome<unknown> => ({ state, result, changes: { put: [], deleted: [] } });
 
-/** One handler per request type; all rules live in protocols/registry.ts. Pure: the shard also dry-runs them. */
-export const RESOURCE_OPS: { [T in ResourceRequest['type']]: Op<Extract<ResourceRequest, { type: T }>> } = {
+/** One handler per request type; all rules live in protocols/registry.ts. */
+const RESOURCE_OPS: { [T in ResourceRequest['type']]: Op<Extract<ResourceRequest, { type: T }>> } = {
   register_key: (s, r, ctx, _id, v) => putKey(s, r.key, 'register', ctx, v),
   republish_key: (s, r, ctx, _id, v) => putKey(s, r.key, 'republish', ctx, v),
   put_record: (s, r, ctx, _id, v) => putRecord(s, r.record, ctx, v),
@@ -101,11 +101,11 @@ export const RESOURCE_OPS: { [T in ResourceRequest['type']]: Op<Extract<Resource
 };
 
 /** Runs one request's operation on a state (pure). */
-export function runOp(state: ResourceState, req: ResourceRequest, ctx: RuleContext, keyId: string, verify: SignatureVerifier): OpOutcome<unknown> {
+function runOp(state: ResourceState, req: ResourceRequest, ctx: RuleContext, keyId: string, verify: SignatureVerifier): OpOutcome<unknown> {
   return (RESOURCE_OPS[req.type] as Op<ResourceRequest>)(state, req, ctx, keyId, verify);
 }
 
-export function hasChanges(c: Changes): boolean {
+function hasChanges(c: Changes): boolean {
   return c.key !== undefined || c.put.length > 0 || c.deleted.length > 0;
 }
 

@@ -19,8 +19,6 @@ export interface CryptoBackend {
    * already passed `isValidPublicKey`. R canonicity is checked before this is called.
    */
   verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean;
-  /** The same check off the calling thread (e.g. libuv's thread pool), where the runtime has one. */
-  verifyAsync?(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): Promise<boolean>;
   sign(seed: Uint8Array, msg: Uint8Array): Uint8Array;
   publicKeyFromSeed(seed: Uint8Array): Uint8Array;
 }
@@ -140,14 +138,6 @@ export function verifyStrict(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8A
   if (!isCanonicalPointEncoding(sig.subarray(0, 32))) return false;
   if (!isValidPublicKey(publicKey)) return false;
   return backend.verify(publicKey, msg, sig);
-}
-
-/** `verifyStrict`, with the backend's equation run off the calling thread when the backend can. */
-export async function verifyStrictAsync(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): Promise<boolean> {
-  if (!backend.verifyAsync) return verifyStrict(publicKey, msg, sig);
-  if (sig.length !== 64 || !isCanonicalScalar(sig.subarray(32)) || !isCanonicalPointEncoding(sig.subarray(0, 32))) return false;
-  if (!isValidPublicKey(publicKey)) return false;
-  return backend.verifyAsync(publicKey, msg, sig);
 }
 
 export function signWithSeed(seed: Uint8Array, msg: Uint8Array): Uint8Array {

@@ -45,14 +45,6 @@ export function nodeCryptoBackend(): CryptoBackend {
         return false;
       }
     },
-    verifyAsync: (pk, msg, sig) =>
-      new Promise<boolean>((resolve) => {
-        try {
-          verify(null, msg, publicKeyObject(pk), sig, (err, ok) => resolve(!err && ok));
-        } catch {
-          resolve(false);
-        }
-      }),
     sign: (seed, msg) => new Uint8Array(sign(null, msg, privateKeyObject(seed))),
     publicKeyFromSeed: (seed) => {
       const spki = createPublicKey(privateKeyObject(seed)).export({ format: 'der', type: 'spki' });
