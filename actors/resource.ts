@@ -33,7 +33,6 @@ import {
   type RuleContext,
 } from '../protocols/registry.js';
 import type { Key, Record as ProviderRecord, Tombstone } from '../protocols/types.js';
-import { strictVerifier, type SignatureVerifier } from '../protocols/signed.js';
 
 export type Reply = (answer: { result: unknown } | { error: ErrorData }) => void;
 
@@ -54,11 +53,8 @@ export type ResourceRequest =
   /** Re-signs this node's host records that are due (SPEC §5); `sign` signs a digest with the node's key. */
   | { type: 'renew'; sign: (digest: Uint8Array) => Uint8Array };
 
-/**
- * A request as the actor receives it. `verify` answers signature checks; by default they are verified
- * on this thread (a test or the simulator may inject another verifier).
- */
-export type ResourceEvent = (ResourceRequest & { reply: Reply; verify?: SignatureVerifier }) | { type: 'passivate' };
+/** A request as the actor receives it: signatures are verified on the actor's own thread. */
+export type ResourceEvent = (ResourceRequest & { reply: Reply }) | { type: 'passivate' };
 
 /** What the runtime gives a resource actor. */
 export interface ResourceCapabilities {
@@ -79,18 +75,18 @@ interface ResourceContext extends ResourceInput {
   handled: number;
 }
 
-type Op<R> = (state: ResourceState, req: R, ctx: RuleContext, keyId: string, verify: SignatureVerifier) => OpOutcome<unknown>;
+type Op<R> = (state: ResourceState, req: R, ctx: RuleContext, keyId: string) => OpOutcome<unknown>;
 
 const read = (state: ResourceState, result: unknown): OpOutcome<unknown> => ({ state, result, changes: { put: [], deleted: [] } });
 
 /** One handler per request type; all rules live in protocols/registry.ts. */
 const RESOURCE_OPS: { [T in ResourceRequest['type']]: Op<Extract<ResourceRequest, { type: T }>> } = {
-  register_key: (s, r, ctx, _id, v) => putKey(s, r.key, 'register', ctx, v),
-  republish_key: (s, r, ctx, _id, v) => putKey(s, r.key, 'republish', ctx, v),
-  put_record: (s, r, ctx, _id, v) => putRecord(s, r.record, ctx, v),
-  add_tombstone: (s, r, ctx, _id, v) => addTombstone(s, r.tombstone, ctx, v),
-  republish_records: (s, r, ctx, id, v) => republishEntries(s, 'record', r.items, id, ctx, v),
-  republish_tombstones: (s, r, ctx, id, v) => republishEntries(s, 'tombstone', r.items, id, ctx, v),
+  register_key: (s, r, ctx) => putKey(s, r.key, 'register', ctx),
+  republish_key: (s, r, ctx) => putKey(s, r.key, 'republish', ctx),
+  put_record: (s, r, ctx) => putRecord(s, r.record, ctx),
+  add_tombstone: (s, r, ctx) => addTombstone(s, r.tombstone, ctx),
+  republish_records: (s, r, ctx, id) => republishEntries(s, 'record', r.items, id, ctx),
+  republish_tombstones: (s, r, ctx, id) => republishEntries(s, 'tombstone', r.items, id, ctx),
   get_key_metadata: (s, _r, _ctx, id) => read(s, getKey(s, id)),
   get_records: (s, _r, ctx, id) => read(s, getRecords(s, id, ctx)),
   get_tombstones: (s, _r, ctx, id) => read(s, getTombstones(s, id, ctx)),
@@ -101,8 +97,8 @@ const RESOURCE_OPS: { [T in ResourceRequest['type']]: Op<Extract<ResourceRequest
 };
 
 /** Runs one request's operation on a state (pure). */
-function runOp(state: ResourceState, req: ResourceRequest, ctx: RuleContext, keyId: string, verify: SignatureVerifier): OpOutcome<unknown> {
-  return (RESOURCE_OPS[req.type] as Op<ResourceRequest>)(state, req, ctx, keyId, verify);
+function runOp(state: ResourceState, req: ResourceRequest, ctx: RuleContext, keyId: string): OpOutcome<unknown> {
+  return (RESOURCE_OPS[req.type] as Op<ResourceRequest>)(state, req, ctx, keyId);
 }
 
 function hasChanges(c: Changes): boolean {
@@ -130,7 +126,7 @@ export const resourceMachine = setup({
       const { reply } = event;
       let out: OpOutcome<unknown>;
       try {
-        out = runOp(context.state, event, context.caps.ruleContext(), context.keyId, event.verify ?? strictVerifier);
+        out = runOp(context.state, event, context.caps.ruleContext(), context.keyId);
       } catch (e) {
         enqueue(() => reply({ error: toErrorData(e) }));
         return;

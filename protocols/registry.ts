@@ -24,7 +24,7 @@ import {
   type ResourceState,
   type RuleContext,
 } from './rules.js';
-import { recordEntry, renewedRecord, strictVerifier, tombstoneEntry, verifyKey, verifyRecord, verifyTombstone, type SignatureVerifier } from './signed.js';
+import { recordEntry, signRecord, strictVerifier, tombstoneEntry, verifyKey, verifyRecord, verifyTombstone, type SignatureVerifier } from './signed.js';
 import { parseRecord, parseTombstone } from './validate.js';
 import type { Entry, Key, Record, RecordEntry, StoredKey, Tombstone, TombstoneEntry } from './types.js';
 
@@ -299,6 +299,17 @@ export interface ClearCounts {
   count_tombstones: number;
 }
 
+/** The counts of several `clear_expired` shares added up. */
+export function sumClearCounts(all: readonly ClearCounts[]): ClearCounts {
+  const total: ClearCounts = { count_keys: 0, count_records: 0, count_tombstones: 0 };
+  for (const c of all) {
+    total.count_keys += c.count_keys;
+    total.count_records += c.count_records;
+    total.count_tombstones += c.count_tombstones;
+  }
+  return total;
+}
+
 /** `clear_expired`'s share of one key (SPEC §4.5). */
 export function clearExpired(state: ResourceState, ctx: RuleContext): OpOutcome<ClearCounts> {
   if (!state.stored) return unchanged(state, { count_keys: 0, count_records: 0, count_tombstones: 0 });
@@ -321,7 +332,7 @@ export function renewHostRecords(state: ResourceState, ctx: RuleContext, sign: (
   let current = state;
   const changes = noChanges();
   for (const old of due) {
-    const renewed = recordEntry(renewedRecord(old.record, ctx.now, sign));
+    const renewed = recordEntry(signRecord(old.record.metadata, ctx.now, sign));
     const applied = applyEntry(current, renewed);
     if (applied.outcome !== 'stored') continue;
     current = applied.state;

@@ -286,25 +286,27 @@ export function gcDueAt(state: ResourceState, ctx: RuleContext): number | null {
   return keyExpiresAt(state.stored, ctx.cfg);
 }
 
-// SPEC §5 renew: the earliest node-clock time at which a host record of this node is due for renewal
-// (its timestamp_created is renew_interval in the past), or null when the key holds none.
-export function renewDueAt(state: ResourceState, ctx: RuleContext): number | null {
-  let due: number | null = null;
+// SPEC §5 renew: this node's host records, each with the node-clock time it is due for renewal (its
+// timestamp_created is renew_interval in the past).
+function hostRecordsWithRenewal(state: ResourceState, ctx: RuleContext): { e: RecordEntry; at: number }[] {
+  const out: { e: RecordEntry; at: number }[] = [];
   for (const e of state.entries.values()) {
-    if (e.kind !== 'record' || !isHostRecord(e, ctx.hostPeerId)) continue;
-    const at = e.record.timestamp_created + ctx.cfg.renew_interval;
-    due = due === null ? at : Math.min(due, at);
-  }
-  return due;
-}
-
-// SPEC §5 renew: the host records of this node whose timestamp_created is at least renew_interval before now.
-export function hostRecordsToRenew(state: ResourceState, ctx: RuleContext): RecordEntry[] {
-  const out: RecordEntry[] = [];
-  for (const e of state.entries.values()) {
-    if (e.kind === 'record' && isHostRecord(e, ctx.hostPeerId) && ctx.now - e.record.timestamp_created >= ctx.cfg.renew_interval) out.push(e);
+    if (e.kind === 'record' && isHostRecord(e, ctx.hostPeerId)) out.push({ e, at: e.record.timestamp_created + ctx.cfg.renew_interval });
   }
   return out;
+}
+
+// SPEC §5 renew: the earliest time a host record of this node is due for renewal, or null when the key holds none.
+export function renewDueAt(state: ResourceState, ctx: RuleContext): number | null {
+  const ats = hostRecordsWithRenewal(state, ctx).map((h) => h.at);
+  return ats.length ? Math.min(...ats) : null;
+}
+
+// SPEC §5 renew: the host records of this node due for renewal now.
+export function hostRecordsToRenew(state: ResourceState, ctx: RuleContext): RecordEntry[] {
+  return hostRecordsWithRenewal(state, ctx)
+    .filter((h) => h.at <= ctx.now)
+    .map((h) => h.e);
 }
 
 function assertNotInFuture(what: string, field: string, ts: number, ctx: RuleContext): void {

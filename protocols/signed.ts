@@ -118,14 +118,13 @@ function unsignedMetadata(issuedBy: string, f: MetadataFields): RecordMetadata {
 
 /** The host co-signs metadata (whose `peer_id` must be the host) at `timestamp_created`. */
 export function makeRecord(host: Identity, metadata: RecordMetadata, timestamp_created: number): Record {
-  const unsigned: Record = { metadata, timestamp_created, signature: '' };
-  return { ...unsigned, signature: base64urlEncode(sign(host, recordDigest(unsigned))) };
+  return signRecord(metadata, timestamp_created, (digest) => sign(host, digest));
 }
 
-/** The same record re-signed by its host at a new `timestamp_created` (SPEC §5 renew). */
-export function renewedRecord(record: Record, timestamp_created: number, sign: (digest: Uint8Array) => Uint8Array): Record {
-  const unsigned: Record = { metadata: record.metadata, timestamp_created, signature: '' };
-  return { ...unsigned, signature: base64urlEncode(sign(recordDigest(unsigned))) };
+/** A record over `metadata` at `timestamp_created`, signed by `signDigest` (the host's key; renewal passes the node's). */
+export function signRecord(metadata: RecordMetadata, timestamp_created: number, signDigest: (digest: Uint8Array) => Uint8Array): Record {
+  const unsigned: Record = { metadata, timestamp_created, signature: '' };
+  return { ...unsigned, signature: base64urlEncode(signDigest(recordDigest(unsigned))) };
 }
 
 export function makeTombstone(issuer: Identity, f: { key_id: string; peer_id: string; timestamp_issued: number; solution?: string }): Tombstone {

@@ -3,6 +3,13 @@
  * from every shard and every thread.
  */
 
+import { SignpostError } from '../protocols/errors.js';
+
+/** `actors.get` of an id that names no live actor (SPEC §9.4). */
+export function actorNotFound(id: string): SignpostError {
+  return new SignpostError('actor_not_found', `No live actor ${JSON.stringify(id)}`);
+}
+
 /** SPEC §9.4 actor kinds. */
 export type ActorKind = 'resource' | 'registration' | 'lookup' | 'republish' | 'renew' | 'gc' | 'sync';
 

@@ -17,11 +17,12 @@ import type http from 'node:http';
 import { setImmediate } from 'node:timers';
 import type { WebSocket } from 'ws';
 import { WebSocketServer, routeUpgrade } from './rpc-server.js';
+import { compareUtf8 } from '../protocols/encoding.js';
 import type { ActorEvent, ActorSummary } from './actor-view.js';
 
 const MAX_BUFFERED = 4 * 1024 * 1024;
 
-const sortById = (actors: ActorSummary[]): ActorSummary[] => actors.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+const sortById = (actors: ActorSummary[]): ActorSummary[] => actors.sort((a, b) => compareUtf8(a.id, b.id));
 const MAX_CLIENTS = 64;
 /** Events kept for a client while its snapshot is gathered. */
 const MAX_EARLY = 10_000;

@@ -28,6 +28,7 @@ import type { Shards } from './shards.js';
 import type { Clock } from './clock.js';
 import type { Store } from './store.js';
 import { JOB_ACTOR_PREFIX, type Scheduler } from './scheduler.js';
+import { actorNotFound } from './actor-view.js';
 
 export interface NodeFacade {
   peerId: string;
@@ -224,7 +225,7 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
         const id = expectString(p.id, 'id', 256);
         if (!id.startsWith(JOB_ACTOR_PREFIX)) return shard.actor(id);
         const job = scheduler.actor(id);
-        if (!job) throw new SignpostError('actor_not_found', `No live actor ${JSON.stringify(id)}`);
+        if (!job) throw actorNotFound(id);
         return job;
       },
     },

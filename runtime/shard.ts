@@ -7,13 +7,13 @@
  * directly with the same pure functions, so scanning every key does not wake every actor.
  */
 import { createActor, type Actor } from 'xstate';
-import { SignpostError, fromErrorData, type ErrorData } from '../protocols/errors.js';
-import { keyItem, staleItem, stateFromEntries, type Changes, type ClearCounts, type KeyItem, type ResourceState, type RuleContext } from '../protocols/registry.js';
+import { fromErrorData, type ErrorData } from '../protocols/errors.js';
+import { keyItem, staleItem, stateFromEntries, sumClearCounts, type Changes, type ClearCounts, type KeyItem, type ResourceState, type RuleContext } from '../protocols/registry.js';
 import { gcDueAt, renewDueAt } from '../protocols/rules.js';
 import { resourceMachine, type ResourceRequest } from '../actors/resource.js';
 import type { Store, StoreWrite } from './store.js';
 import type { Entry } from '../protocols/types.js';
-import { InspectionTracker, machineJson, type ActorDetail, type ActorEvent, type ActorSummary } from './actor-view.js';
+import { InspectionTracker, actorNotFound, machineJson, type ActorDetail, type ActorEvent, type ActorSummary } from './actor-view.js';
 
 interface LiveActor {
   actor: Actor<typeof resourceMachine>;
@@ -184,14 +184,7 @@ export class ResourceShard {
   /** `clear_expired` over the keys this shard owns whose gc time has come. */
   async clearExpired(): Promise<ClearCounts> {
     const ids = this.opts.store.dueKeyIds('gc', this.opts.ruleContext().now).filter(this.owns);
-    const total: ClearCounts = { count_keys: 0, count_records: 0, count_tombstones: 0 };
-    const counts = await Promise.all(ids.map((id) => this.request<ClearCounts>(id, { type: 'clear_expired' })));
-    for (const c of counts) {
-      total.count_keys += c.count_keys;
-      total.count_records += c.count_records;
-      total.count_tombstones += c.count_tombstones;
-    }
-    return total;
+    return sumClearCounts(await Promise.all(ids.map((id) => this.request<ClearCounts>(id, { type: 'clear_expired' }))));
   }
 
   /** Renews this node's due host records in the keys this shard owns (SPEC §5 renew). */
@@ -214,7 +207,7 @@ export class ResourceShard {
   actor(id: string): ActorDetail {
     const keyId = id.startsWith(RESOURCE_ACTOR_PREFIX) ? id.slice(RESOURCE_ACTOR_PREFIX.length) : '';
     const live = this.live.get(keyId);
-    if (!live) throw new SignpostError('actor_not_found', `No live actor ${JSON.stringify(id)}`);
+    if (!live) throw actorNotFound(id);
     const snap = live.actor.getSnapshot();
     const { state, handled } = snap.context;
     return {

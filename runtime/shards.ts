@@ -14,12 +14,12 @@ import { SignpostError, fromErrorData } from '../protocols/errors.js';
 import { signWithSeed } from '../protocols/crypto.js';
 import { resourceIdBytes } from '../protocols/objects.js';
 import { compareUtf8 } from '../protocols/encoding.js';
-import type { ClearCounts, KeyItem, RuleContext } from '../protocols/registry.js';
+import { sumClearCounts, type ClearCounts, type KeyItem, type RuleContext } from '../protocols/registry.js';
 import { RESOURCE_ACTOR_PREFIX, ResourceShard, type ShardStats } from './shard.js';
 import { startWorker, type WorkerHandle } from './worker-host.js';
 import { shardOf, type FromShard, type ShardRequest, type ShardWorkerApi, type ToShard } from './shard-protocol.js';
 import type { Store } from './store.js';
-import type { ActorDetail, ActorEvent, ActorSummary } from './actor-view.js';
+import { actorNotFound, type ActorDetail, type ActorEvent, type ActorSummary } from './actor-view.js';
 import type { Logger } from './log.js';
 
 export interface ShardsStats extends ShardStats {
@@ -62,20 +62,6 @@ export interface ShardsOptions {
 
 export async function startShards(opts: ShardsOptions): Promise<Shards> {
   return opts.workers === 0 ? new LocalShards(opts) : WorkerShards.start(opts);
-}
-
-function notFound(id: string): SignpostError {
-  return new SignpostError('actor_not_found', `No live actor ${JSON.stringify(id)}`);
-}
-
-function sumClear(all: ClearCounts[]): ClearCounts {
-  const total: ClearCounts = { count_keys: 0, count_records: 0, count_tombstones: 0 };
-  for (const c of all) {
-    total.count_keys += c.count_keys;
-    total.count_records += c.count_records;
-    total.count_tombstones += c.count_tombstones;
-  }
-  return total;
 }
 
 const byKeyId = (a: KeyItem, b: KeyItem): number => compareUtf8(a.key.id, b.key.id);
@@ -314,7 +300,7 @@ class WorkerShards implements Shards {
 
   async clearExpired(): Promise<ClearCounts> {
     const now = this.opts.ruleContext().now;
-    return sumClear(await this.all((api) => api.clearExpired(now)));
+    return sumClearCounts(await this.all((api) => api.clearExpired(now)));
   }
 
   async renew(): Promise<{ keys: number; renewed: number }> {
@@ -328,12 +314,12 @@ class WorkerShards implements Shards {
   }
 
   async actor(id: string): Promise<ActorDetail> {
-    if (!id.startsWith(RESOURCE_ACTOR_PREFIX)) throw notFound(id);
+    if (!id.startsWith(RESOURCE_ACTOR_PREFIX)) throw actorNotFound(id);
     const keyId = id.slice(RESOURCE_ACTOR_PREFIX.length);
-    if (!resourceIdBytes(keyId)) throw notFound(id);
+    if (!resourceIdBytes(keyId)) throw actorNotFound(id);
     const slot = this.slotOf(keyId);
     const detail = await Promise.race([slot.api.actor(id), slot.ended]);
-    if (!detail) throw notFound(id);
+    if (!detail) throw actorNotFound(id);
     return detail;
   }
 
