@@ -24,7 +24,7 @@ export const JOB_ORDER: readonly JobKind[] = ['renew', 'gc', 'republish'];
 
 /** The named phases of each job, in order. */
 export const JOB_PHASES = {
-  renew: ['renewing'],
+  renew: ['renewing', 'publishing'],
   gc: ['collecting'],
   republish: ['evicting', 'pushing'],
 } as const satisfies { [K in JobKind]: readonly string[] };

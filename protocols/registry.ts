@@ -18,6 +18,8 @@ import {
   isHostRecord,
   isKeyStale,
   isServed,
+  mergeEntries,
+  mergeKeys,
   servedRecords,
   slotKey,
   visibleTombstones,
@@ -180,7 +182,7 @@ export function putRecord(state: ResourceState, record: Record, ctx: RuleContext
   }
   if (stored.outcome === 'dropped') throw droppedError(e, ctx);
   const slot = entrySlotKey(e);
-  if (!isHostRecord(e, ctx.hostPeerId) && !isServed(stored.state, slot, ctx)) {
+  if (!isHostRecord(e, ctx) && !isServed(stored.state, slot, ctx)) {
     const err = new SignpostError('records_limit_exceeded', `Record ${describeSlot(e)} is kept in reserve: key ${record.metadata.key_id} already serves ${ctx.cfg.records_limit} better-ranked records`, { reserved: true });
     return { state: stored.state, result: {}, changes: stored.changes, error: err };
   }
@@ -286,6 +288,20 @@ export function keyItem(state: ResourceState, ctx: RuleContext): KeyItem | null 
     records: servedRecords(state, ctx).map((e) => e.record),
     tombstones: visibleTombstones(state, ctx).map((e) => e.tombstone),
   };
+}
+
+/**
+ * SPEC §5 resolve_providers: one view of a key merged from several nodes' answers. The key is the winner
+ * of 4.2, each slot the winner of 4.3 over every answer, tombstones included (a provider one node deleted
+ * stays deleted even if a lagging node still serves it). The providers are the live winners in rank order:
+ * the records hosted by a node in `hosts` (the nodes that answered) plus the best `records_limit` others.
+ * The caller has verified every signature.
+ */
+export function mergeAnswers(answers: readonly KeyItem[], hosts: ReadonlySet<string>, ctx: RuleContext): KeyItem {
+  const key = mergeKeys(answers.map((a) => a.key));
+  const lists = answers.map((a) => [...a.records.map(recordEntry), ...a.tombstones.map(tombstoneEntry)]);
+  const state = stateFromEntries({ key, published: null }, mergeEntries(lists));
+  return keyItem(state, { ...ctx, hosts })!;
 }
 
 /** `evict_stale`'s share of one key (SPEC §4.5): the item when the key is stale, else null. */

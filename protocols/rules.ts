@@ -21,6 +21,11 @@ export interface RuleContext {
   now: number;
   cfg: RuleConfig;
   hostPeerId: string;
+  /**
+   * Further nodes whose own records count as host records: in a view merged from several nodes' answers
+   * (resolve_providers, SPEC §5) every node that answered is a host. Absent on a single node.
+   */
+  hosts?: ReadonlySet<string>;
 }
 
 const OPEN: KeyPolicy = { type: 'open' };
@@ -94,14 +99,15 @@ export function entryAllowed(e: Entry, policy: KeyPolicy): boolean {
   }
 }
 
-// SPEC §4.4: a host record is one whose metadata.peer_id is this node.
-export function isHostRecord(e: RecordEntry, hostPeerId: string): boolean {
-  return e.record.metadata.peer_id === hostPeerId;
+// SPEC §4.4: a host record is one whose metadata.peer_id is this node (or, in a merged view, a node that answered).
+export function isHostRecord(e: RecordEntry, ctx: Pick<RuleContext, 'hostPeerId' | 'hosts'>): boolean {
+  const peer = e.record.metadata.peer_id;
+  return peer === ctx.hostPeerId || (ctx.hosts?.has(peer) ?? false);
 }
 
 // SPEC §4.5: live when now − timestamp_created < expired_timeout; a host record is always live on its host.
 export function isRecordLive(e: RecordEntry, ctx: RuleContext): boolean {
-  return isHostRecord(e, ctx.hostPeerId) || ctx.now - e.record.timestamp_created < ctx.cfg.expired_timeout;
+  return isHostRecord(e, ctx) || ctx.now - e.record.timestamp_created < ctx.cfg.expired_timeout;
 }
 
 // SPEC §4.5: a tombstone is visible while now − timestamp_issued < expired_timeout.
@@ -124,7 +130,7 @@ export function servedRecords(state: ResourceState, ctx: RuleContext): RecordEnt
   const policy = policyOf(state);
   const ranked = candidateRecords(state, ctx, policy).sort((a, b) => compareRank(a, b, policy));
   let others = 0;
-  return ranked.filter((e) => isHostRecord(e, ctx.hostPeerId) || others++ < ctx.cfg.records_limit);
+  return ranked.filter((e) => isHostRecord(e, ctx) || others++ < ctx.cfg.records_limit);
 }
 
 // SPEC §4.4: whether the record in `slot` is served (O(n): it is served when fewer than records_limit non-host candidates rank better).
@@ -133,10 +139,10 @@ export function isServed(state: ResourceState, slot: string, ctx: RuleContext): 
   if (!state.stored || !e || e.kind !== 'record') return false;
   const policy = policyOf(state);
   if (!entryAllowed(e, policy) || !isRecordLive(e, ctx)) return false;
-  if (isHostRecord(e, ctx.hostPeerId)) return true;
+  if (isHostRecord(e, ctx)) return true;
   let better = 0;
   for (const o of candidateRecords(state, ctx, policy)) {
-    if (!isHostRecord(o, ctx.hostPeerId) && compareRank(o, e, policy) < 0) better++;
+    if (!isHostRecord(o, ctx) && compareRank(o, e, policy) < 0) better++;
   }
   return better < ctx.cfg.records_limit;
 }
@@ -183,7 +189,7 @@ export function enforceEntryBound(state: ResourceState, ctx: RuleContext): { sta
   for (const [slot, e] of state.entries) {
     if (!entryAllowed(e, policy)) invalid.push(slot);
     else if (e.kind === 'tombstone') tombstones.push(e);
-    else if (!isHostRecord(e, ctx.hostPeerId)) records.push(e);
+    else if (!isHostRecord(e, ctx)) records.push(e);
   }
   const victims = [
     ...invalid.sort(compareUtf8),
@@ -275,7 +281,7 @@ export function gcDueAt(state: ResourceState, ctx: RuleContext): number | null {
     let at: number;
     if (!entryAllowed(e, policy)) at = ctx.now;
     else if (e.kind === 'tombstone') at = e.tombstone.timestamp_issued + T;
-    else if (isHostRecord(e, ctx.hostPeerId)) {
+    else if (isHostRecord(e, ctx)) {
       hostRecord = true;
       continue;
     } else at = e.record.timestamp_created + T;
@@ -291,7 +297,7 @@ export function gcDueAt(state: ResourceState, ctx: RuleContext): number | null {
 function hostRecordsWithRenewal(state: ResourceState, ctx: RuleContext): { e: RecordEntry; at: number }[] {
   const out: { e: RecordEntry; at: number }[] = [];
   for (const e of state.entries.values()) {
-    if (e.kind === 'record' && isHostRecord(e, ctx.hostPeerId)) out.push({ e, at: e.record.timestamp_created + ctx.cfg.renew_interval });
+    if (e.kind === 'record' && isHostRecord(e, ctx)) out.push({ e, at: e.record.timestamp_created + ctx.cfg.renew_interval });
   }
   return out;
 }

@@ -19,6 +19,7 @@ import {
   expectTimestamp,
   isPlainObject,
   parseKey,
+  parseMetadata,
   parseRecord,
   parseTombstone,
 } from '../protocols/validate.js';
@@ -29,6 +30,9 @@ import type { Clock } from './clock.js';
 import type { Store } from './store.js';
 import { JOB_ACTOR_PREFIX, type Scheduler } from './scheduler.js';
 import { actorNotFound } from './actor-view.js';
+import { LOOKUP_ACTOR_PREFIX, type Dht } from './dht.js';
+import type { FanOut, Resources } from './resources.js';
+import type { Subscriptions } from './subscriptions.js';
 
 export interface NodeFacade {
   peerId: string;
@@ -39,6 +43,13 @@ export interface NodeFacade {
   store: Store;
   shards: Shards;
   scheduler: Scheduler;
+  dht: Dht;
+  resources: Resources;
+  subscriptions: Subscriptions;
+  /** Neighbourhood size (the largest `ack`), default fan-out timeout, and the admins of SPEC §9.3. */
+  k: number;
+  requestTimeoutMs: number;
+  admins: readonly string[];
 }
 
 type Handler = (params: { [k: string]: unknown }, conn: RpcConnection) => unknown | Promise<unknown>;
@@ -77,18 +88,26 @@ function batchKeyId(items: unknown[], keyOf: (item: unknown) => unknown, path: s
 }
 
 export function createDispatcher(node: NodeFacade): RpcDispatcher {
-  const { shards: shard, scheduler } = node;
+  const { shards: shard, scheduler, resources } = node;
+
+  /** SPEC §5 / §9: `ack` 1..K (default 1), `timeout_ms` 1..60000 (default request_timeout_ms). */
+  const fanOut = (p: { [k: string]: unknown }): FanOut => {
+    const ack = p.ack === undefined ? 1 : expectTimestamp(p.ack, 'ack');
+    if (ack < 1 || ack > node.k) throw new SignpostError('invalid_params', `ack must be 1..${node.k} (k), got ${ack}`);
+    const timeoutMs = p.timeout_ms === undefined ? node.requestTimeoutMs : expectTimestamp(p.timeout_ms, 'timeout_ms');
+    if (timeoutMs < 1 || timeoutMs > 60_000) throw new SignpostError('invalid_params', `timeout_ms must be 1..60000, got ${timeoutMs}`);
+    return { ack, timeoutMs };
+  };
+  const FAN_OUT = ['ack', 'timeout_ms'] as const;
+  const getKeyId = (p: { [k: string]: unknown }) => {
+    const label = expectString(p.label, 'label', LIMITS.label);
+    const owner = expectPeerIdString(p.owner_peer_id, 'owner_peer_id');
+    expectPeerId(owner, 'owner_peer_id');
+    return resourceId(label, owner);
+  };
 
   const methods: { [name: string]: { required: readonly string[]; optional?: readonly string[]; run: Handler } } = {
-    'registry.get_key_id': {
-      required: ['label', 'owner_peer_id'],
-      run: (p) => {
-        const label = expectString(p.label, 'label', LIMITS.label);
-        const owner = expectPeerIdString(p.owner_peer_id, 'owner_peer_id');
-        expectPeerId(owner, 'owner_peer_id');
-        return resourceId(label, owner);
-      },
-    },
+    'registry.get_key_id': { required: ['label', 'owner_peer_id'], run: getKeyId },
     'registry.register_key': {
       required: ['key'],
       run: (p) => {
@@ -181,6 +200,62 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
         return { keys, next: ids.length > limit ? page[page.length - 1] : null };
       },
     },
+    'resources.get_resource_id': { required: ['label', 'owner_peer_id'], run: getKeyId },
+    'resources.create_resource': {
+      required: ['key'],
+      optional: FAN_OUT,
+      run: (p) => resources.createResource(parseKey(p.key), fanOut(p)),
+    },
+    'resources.get_resource': {
+      required: ['resource_id'],
+      optional: FAN_OUT,
+      run: (p) => resources.getResource(expectResourceId(p.resource_id, 'resource_id'), fanOut(p)),
+    },
+    'resources.register_provider': {
+      required: ['record'],
+      optional: FAN_OUT,
+      run: (p) => resources.registerProvider(parseRecord(p.record), fanOut(p)),
+    },
+    'resources.register_node_provider': {
+      required: ['metadata'],
+      optional: FAN_OUT,
+      run: (p, conn) => {
+        const metadata = parseMetadata(p.metadata);
+        const f = fanOut(p);
+        const who = conn.session.peerId;
+        if (who === null || !node.admins.includes(who)) {
+          throw new SignpostError('unauthorized', who === null
+            ? 'resources.register_node_provider needs an authenticated admin (session.challenge, then session.authenticate)'
+            : `${who} is not an admin of this node (config "admins")`);
+        }
+        return resources.registerNodeProvider(metadata, who, f);
+      },
+    },
+    'resources.unregister_provider': {
+      required: ['tombstone'],
+      optional: FAN_OUT,
+      run: (p) => resources.unregisterProvider(parseTombstone(p.tombstone), fanOut(p)),
+    },
+    'resources.resolve_providers': {
+      required: ['resource_id'],
+      optional: [...FAN_OUT, 'service_id'],
+      run: (p) => {
+        const id = expectResourceId(p.resource_id, 'resource_id');
+        const serviceId = p.service_id === undefined ? undefined : expectString(p.service_id, 'service_id', LIMITS.service_id_max, LIMITS.service_id_min);
+        return resources.resolveProviders(id, fanOut(p), serviceId);
+      },
+    },
+    'resources.subscribe': {
+      required: ['resource_id'],
+      run: (p, conn) => node.subscriptions.subscribe(conn, expectResourceId(p.resource_id, 'resource_id')),
+    },
+    'resources.unsubscribe': {
+      required: ['subscription'],
+      run: (p, conn) => {
+        node.subscriptions.unsubscribe(conn, expectString(p.subscription, 'subscription', 64));
+        return {};
+      },
+    },
     'session.challenge': {
       required: [],
       run: (_p, conn) => {
@@ -214,15 +289,16 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
         now: node.clock.now(),
       }),
     },
-    'node.peers': { required: [], run: () => [] },
+    'node.peers': { required: [], run: () => node.dht.peers() },
     'actors.list': {
       required: [],
-      run: async () => [...scheduler.actors(), ...(await shard.actors())].sort((a, b) => compareUtf8(a.id, b.id)),
+      run: async () => [...scheduler.actors(), ...node.dht.actors(), ...(await shard.actors())].sort((a, b) => compareUtf8(a.id, b.id)),
     },
     'actors.get': {
       required: ['id'],
       run: (p) => {
         const id = expectString(p.id, 'id', 256);
+        if (id.startsWith(LOOKUP_ACTOR_PREFIX)) return node.dht.actor(id);
         if (!id.startsWith(JOB_ACTOR_PREFIX)) return shard.actor(id);
         const job = scheduler.actor(id);
         if (!job) throw actorNotFound(id);

@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/index.js';
 import { useCryptoBackend } from '../protocols/crypto.js';
-import { generateIdentity, identityFromFile, identityToFile, type Identity } from '../protocols/identity.js';
+import { generateIdentity, identityFromFile, identityToFile, sign, type Identity } from '../protocols/identity.js';
 import { DEFAULT_RULE_CONFIG, type RuleConfig } from '../protocols/types.js';
 import type { RuleContext } from '../protocols/registry.js';
 import { nodeCryptoBackend } from './crypto-node.js';
@@ -24,6 +24,12 @@ import { createDispatcher } from './methods.js';
 import { VERSION } from './version.js';
 import { logger, type Logger } from './log.js';
 import { serveVisualiser } from './visualiser.js';
+import { Transport } from './transport.js';
+import { Dht } from './dht.js';
+import { Resources } from './resources.js';
+import { Subscriptions } from './subscriptions.js';
+import type { RenewResult } from './shard.js';
+import type { KeyItem } from '../protocols/registry.js';
 
 export interface RunningNode {
   identity: Identity;
@@ -87,9 +93,10 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
   const rules = ruleConfigOf(config);
   const ruleContext = (): RuleContext => ({ now: clock.now(), cfg: rules, hostPeerId: identity.peerId });
   const metrics = nodeMetrics();
+  let baseUrl = '';
 
   let inspector: Inspector | null = null;
-  const shards = await startShards({
+  const rawShards = await startShards({
     workers: config.workers,
     store,
     dataDir: config.data_dir,
@@ -100,7 +107,49 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
     onRestart: () => void inspector?.resnapshot(),
     log,
   });
-  opened.push(shards);
+  opened.push(rawShards);
+
+  // The network: peers authenticate at /p2p, enter the routing table, and serve the Resources API's fan-out.
+  let resources: Resources | null = null;
+  let dht: Dht | null = null;
+  const transport = new Transport({
+    identity,
+    ownAddress: () => baseUrl || null,
+    maxFrameBytes: config.max_frame_bytes,
+    maxConcurrentRequests: config.max_concurrent_requests,
+    serve: (from, req) => resources!.serve(from, req),
+    onPeer: (peer) => dht?.seen(peer),
+    log,
+  });
+  opened.push(transport);
+  dht = new Dht({
+    self: identity,
+    transport,
+    k: config.k,
+    alpha: config.alpha,
+    requestTimeoutMs: config.request_timeout_ms,
+    bootstrap: config.bootstrap,
+    now: () => clock.now(),
+    onInspect: (e) => inspector?.emit(e),
+    log,
+  });
+  opened.push({ close: async () => dht!.close() });
+  const subscriptions = new Subscriptions({ view: (id) => resources!.view(id), log });
+  opened.push({ close: async () => subscriptions.close() });
+  // Every successful write, from clients, peers or jobs, tells the subscriptions of its resource.
+  const shards = subscriptions.observe(rawShards);
+  resources = new Resources({
+    peerId: identity.peerId,
+    dht,
+    transport,
+    shards,
+    ruleContext,
+    sign: (digest) => sign(identity, digest),
+    k: config.k,
+    requestTimeoutMs: config.request_timeout_ms,
+    log,
+  });
+  const network = resources;
 
   const scheduler = new Scheduler({
     clock,
@@ -109,15 +158,30 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
     onInspect: (e) => inspector?.emit(e),
     onRun: metrics.jobRun,
     jobs: [
-      { kind: 'renew', interval: config.renew_interval, work: { renewing: () => shards.renew() } },
+      {
+        kind: 'renew',
+        interval: config.renew_interval,
+        work: {
+          renewing: () => shards.renew(),
+          // Renewed host records go to their resource's neighbourhood at once (SPEC §5 renew).
+          publishing: async ({ at, previous }) => {
+            const { keys, renewed, key_ids } = previous as RenewResult;
+            const pushed = await network.push(await network.renewedItems(key_ids, at));
+            return { keys, renewed, pushed: pushed.pushes, failed: pushed.failed };
+          },
+        },
+      },
       { kind: 'gc', interval: config.gc_interval, work: { collecting: () => shards.clearExpired() } },
       {
         kind: 'republish',
         interval: config.replicate_interval,
         work: {
           evicting: () => shards.evictStale(),
-          // The network layer takes these over once nodes talk to each other; until then nothing is pushed.
-          pushing: async ({ previous }) => ({ stale_keys: (previous as unknown[]).length, pushed: 0 }),
+          // Stale keys go with their records and tombstones to the key's current neighbourhood (SPEC §5).
+          pushing: async ({ previous }) => {
+            const pushed = await network.push(previous as KeyItem[]);
+            return { stale_keys: pushed.keys, pushed: pushed.pushes, failed: pushed.failed };
+          },
         },
       },
     ],
@@ -125,19 +189,18 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
   opened.push({ close: () => scheduler.stop() });
   inspector = new Inspector({
     now: () => clock.now(),
-    actors: async () => [...scheduler.actors(), ...(await shards.actors())],
+    actors: async () => [...scheduler.actors(), ...dht!.actors(), ...(await shards.actors())],
     setInspecting: (on) => {
       shards.setInspecting(on);
       scheduler.setInspecting(on);
+      dht!.setInspecting(on);
     },
   });
   opened.push(inspector);
   metrics.collectFrom({ shards, store, scheduler });
   await scheduler.start();
 
-  if (config.bootstrap.length > 0) log.warn('bootstrap URLs are accepted but not used yet: this node does not connect to other nodes', { bootstrap: config.bootstrap });
   const startedAtMs = Date.now();
-  let baseUrl = '';
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') {
@@ -162,10 +225,17 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
       store,
       shards,
       scheduler,
+      dht,
+      resources,
+      subscriptions,
+      k: config.k,
+      requestTimeoutMs: config.request_timeout_ms,
+      admins: config.admins,
     }),
   );
   const rpc = attachRpcServer(server, '/rpc', dispatcher, config, (msg, fields) => log.warn(msg, fields));
   inspector.attach(server);
+  transport.attach(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -174,6 +244,7 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   baseUrl = `ws://${host}:${port}`;
+  dht.start();
 
   let stopping: Promise<void> | null = null;
   return {
@@ -193,6 +264,8 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
         // wait for a watching /inspect client (an open visualiser tab) forever.
         await rpc.close();
         await inspector.close();
+        dht.close();
+        await transport.close(); // peer sockets are upgraded too
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections(); // idle keep-alive HTTP connections would hold close() open
         await closed;

@@ -9,7 +9,7 @@ import type { ClearCounts, KeyItem } from '../protocols/registry.js';
 import type { RuleConfig } from '../protocols/types.js';
 import type { ResourceRequest } from '../actors/resource.js';
 import type { ActorDetail, ActorEvent, ActorSummary } from './actor-view.js';
-import type { ShardStats } from './shard.js';
+import type { RenewResult, ShardStats } from './shard.js';
 
 /** A request that can cross a thread boundary (renewal carries the signer, so it starts in the worker). */
 export type ShardRequest = Exclude<ResourceRequest, { type: 'renew' }>;
@@ -43,7 +43,7 @@ export interface ShardWorkerApi {
   listItems(now: number, ids: string[]): KeyItem[];
   evictStale(now: number): KeyItem[];
   clearExpired(now: number): Promise<ClearCounts>;
-  renew(now: number): Promise<{ keys: number; renewed: number }>;
+  renew(now: number): Promise<RenewResult>;
   actors(): ActorSummary[];
   /** null when the actor is not live here. */
   actor(id: string): ActorDetail | null;

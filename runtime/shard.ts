@@ -15,6 +15,13 @@ import type { Store, StoreWrite } from './store.js';
 import type { Entry } from '../protocols/types.js';
 import { InspectionTracker, actorNotFound, machineJson, type ActorDetail, type ActorEvent, type ActorSummary } from './actor-view.js';
 
+/** What one renew run did: keys visited, host records re-signed, and the keys that had any (to re-publish). */
+export interface RenewResult {
+  keys: number;
+  renewed: number;
+  key_ids: string[];
+}
+
 interface LiveActor {
   actor: Actor<typeof resourceMachine>;
   startedAt: number;
@@ -188,11 +195,11 @@ export class ResourceShard {
   }
 
   /** Renews this node's due host records in the keys this shard owns (SPEC §5 renew). */
-  async renew(): Promise<{ keys: number; renewed: number }> {
+  async renew(): Promise<RenewResult> {
     const ids = this.opts.store.dueKeyIds('renew', this.opts.ruleContext().now).filter(this.owns);
     const sign = this.opts.sign;
     const results = await Promise.all(ids.map((id) => this.request<{ renewed: number }>(id, { type: 'renew', sign })));
-    return { keys: ids.length, renewed: results.reduce((n, r) => n + r.renewed, 0) };
+    return { keys: ids.length, renewed: results.reduce((n, r) => n + r.renewed, 0), key_ids: ids.filter((_, i) => results[i].renewed > 0) };
   }
 
   actors(): ActorSummary[] {

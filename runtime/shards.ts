@@ -15,7 +15,7 @@ import { signWithSeed } from '../protocols/crypto.js';
 import { resourceIdBytes } from '../protocols/objects.js';
 import { compareUtf8 } from '../protocols/encoding.js';
 import { sumClearCounts, type ClearCounts, type KeyItem, type RuleContext } from '../protocols/registry.js';
-import { RESOURCE_ACTOR_PREFIX, ResourceShard, type ShardStats } from './shard.js';
+import { RESOURCE_ACTOR_PREFIX, ResourceShard, type RenewResult, type ShardStats } from './shard.js';
 import { startWorker, type WorkerHandle } from './worker-host.js';
 import { shardOf, type FromShard, type ShardRequest, type ShardWorkerApi, type ToShard } from './shard-protocol.js';
 import type { Store } from './store.js';
@@ -37,7 +37,7 @@ export interface Shards {
   listItems(ids: string[]): Promise<KeyItem[]>;
   evictStale(): Promise<KeyItem[]>;
   clearExpired(): Promise<ClearCounts>;
-  renew(): Promise<{ keys: number; renewed: number }>;
+  renew(): Promise<RenewResult>;
   actors(): Promise<ActorSummary[]>;
   actor(id: string): Promise<ActorDetail>;
   setInspecting(on: boolean): void;
@@ -303,10 +303,10 @@ class WorkerShards implements Shards {
     return sumClearCounts(await this.all((api) => api.clearExpired(now)));
   }
 
-  async renew(): Promise<{ keys: number; renewed: number }> {
+  async renew(): Promise<RenewResult> {
     const now = this.opts.ruleContext().now;
     const parts = await this.all((api) => api.renew(now));
-    return { keys: parts.reduce((n, p) => n + p.keys, 0), renewed: parts.reduce((n, p) => n + p.renewed, 0) };
+    return { keys: parts.reduce((n, p) => n + p.keys, 0), renewed: parts.reduce((n, p) => n + p.renewed, 0), key_ids: parts.flatMap((p) => p.key_ids) };
   }
 
   async actors(): Promise<ActorSummary[]> {

@@ -9,9 +9,10 @@ export const KINDS = ['resource', 'registration', 'lookup', 'republish', 'renew'
 
 /**
  * States after which an actor is no longer live. A resource actor's `passivated` is final: its shard stops
- * it and `actors.list` drops it; a null state means the actor itself ended.
+ * it and `actors.list` drops it; so are a lookup's `converged` and `timedOut`. A null state means the actor
+ * itself ended.
  */
-const ENDED = new Set(['passivated']);
+const ENDED = new Set(['passivated', 'converged', 'timedOut']);
 
 const ROW_HEIGHT = 26;
 const OVERSCAN = 8;

@@ -198,7 +198,7 @@ describe('republish job: evict_stale every replicate_interval (default intervals
     await advance(rpc, HOUR / 2); // run at T0 + 1 h: a (never), b (1 h ago)
     let job = await jobView(rpc, 'republish');
     expect(job).toMatchObject({ runs: 1, failures: 0, lastRunAt: T0 + HOUR, nextDueAt: T0 + 2 * HOUR });
-    expect(job.history).toEqual([{ at: T0 + HOUR, result: { stale_keys: 2, pushed: 0 } }]);
+    expect(job.history).toEqual([{ at: T0 + HOUR, result: { stale_keys: 2, pushed: 0, failed: 0 } }]);
     // the job never republishes to the node itself: a and b are still stale
     const stale = (await rpc.call<{ key: Key }[]>('registry.evict_stale', {})).map((i) => i.key.id);
     expect(stale.sort()).toEqual([a.id, b.id].sort());
@@ -211,9 +211,9 @@ describe('republish job: evict_stale every replicate_interval (default intervals
     job = await jobView(rpc, 'republish');
     expect(job).toMatchObject({ runs: 3, lastRunAt: T0 + 3 * HOUR, nextDueAt: T0 + 4 * HOUR });
     expect(job.history).toEqual([
-      { at: T0 + 3 * HOUR, result: { stale_keys: 3, pushed: 0 } },
-      { at: T0 + 2 * HOUR, result: { stale_keys: 1, pushed: 0 } },
-      { at: T0 + HOUR, result: { stale_keys: 2, pushed: 0 } },
+      { at: T0 + 3 * HOUR, result: { stale_keys: 3, pushed: 0, failed: 0 } },
+      { at: T0 + 2 * HOUR, result: { stale_keys: 1, pushed: 0, failed: 0 } },
+      { at: T0 + HOUR, result: { stale_keys: 2, pushed: 0, failed: 0 } },
     ]);
   });
 });
@@ -281,6 +281,7 @@ describe('jobs due at the same instant run in the order renew, gc, republish', (
       await watch.until(() => jobSteps().includes('job:republish waiting'), 'republish back to waiting', 2000);
       expect(jobSteps()).toEqual([
         'job:renew renewing',
+        'job:renew publishing',
         'job:renew waiting',
         'job:gc collecting',
         'job:gc waiting',
@@ -295,7 +296,7 @@ describe('jobs due at the same instant run in the order renew, gc, republish', (
     expect(renew.history[0]).toEqual({ at: T0 + HOUR, result: expect.objectContaining({ renewed: 1 }) });
     expect(gc.history[0]).toEqual({ at: T0 + HOUR, result: { count_keys: 1, count_records: 0, count_tombstones: 0 } });
     // gc ran first: the doomed key was gone when republish looked (hostKey and kept are stale)
-    expect(republishJob.history[0]).toEqual({ at: T0 + HOUR, result: { stale_keys: 2, pushed: 0 } });
+    expect(republishJob.history[0]).toEqual({ at: T0 + HOUR, result: { stale_keys: 2, pushed: 0, failed: 0 } });
   });
 });
 

@@ -205,7 +205,7 @@ describe('provider limit (§4.4)', () => {
         const s = stateOf(es, stored);
         const c = ctx(0, { max_entries_per_key: max });
         const { state, dropped } = enforceEntryBound(s, c);
-        const keptHost = (e: Entry) => e.kind === 'record' && isHostRecord(e, HOST) && entryAllowed(e, policyOf(s));
+        const keptHost = (e: Entry) => e.kind === 'record' && isHostRecord(e, { hostPeerId: HOST }) && entryAllowed(e, policyOf(s));
         expect(state.entries.size).toBe(s.entries.size - dropped.length);
         expect(state.entries.size <= max || [...state.entries.values()].every(keptHost)).toBe(true);
         for (const slot of dropped) expect(keptHost(s.entries.get(slot)!)).toBe(false);
@@ -227,7 +227,7 @@ describe('clear_expired and its due time (§4.5, §4.2)', () => {
         const keyGoes =
           !left.some((e) => isLiveRecord(e, c)) &&
           !left.some((e) => isLiveTombstone(e, c)) &&
-          !left.some((e) => e.kind === 'record' && isHostRecord(e, HOST)) &&
+          !left.some((e) => e.kind === 'record' && isHostRecord(e, { hostPeerId: HOST })) &&
           keyAge >= T;
 
         const r = clearExpired(s, c);

@@ -1,0 +1,155 @@
+/**
+ * The lookup actor (DESIGN: actors/lookup): one iterative Kademlia lookup of the K nodes closest to a
+ * target (SPEC §5), as an explicit machine.
+ *
+ * States: `active.querying` (asks up to `alpha` of the closest not-yet-asked candidates) → `active.waiting`
+ * (an answer or a failure comes back) → `querying` … until `converged` (the K closest candidates that are
+ * still possible have all answered and nothing is in flight) or `timedOut`. Both are final; the output is
+ * the closest nodes that answered.
+ *
+ * The network is the injected `queries` callback actor: it receives `{type: 'query', peers}` and sends
+ * back `answer` (with the contacts the peer returned) or `failed` for each peer. Everything else is here.
+ *
+ * @example
+ * const actor = createActor(lookupMachine.provide({ actors: { queries } }), { input }).start();
+ * actor.subscribe({ complete: () => console.log(actor.getSnapshot().output) });
+ */
+import { assign, enqueueActions, fromCallback, setup } from 'xstate';
+import { compareDistance } from '../protocols/kademlia.js';
+import { fromHex } from '../protocols/encoding.js';
+
+/** A node the lookup knows of. `hop`: 1 for the seeds, n + 1 for a node learnt from a hop-n node. */
+export interface LookupCandidate {
+  peerId: string;
+  address: string;
+  /** Hex of the node's location (hex keeps the context plain JSON for the inspector). */
+  location: string;
+  hop: number;
+}
+
+export interface LookupInput {
+  /** Hex of the 32-byte target location. */
+  target: string;
+  k: number;
+  alpha: number;
+  timeoutMs: number;
+  seeds: LookupCandidate[];
+  /** Peer ids never to ask or return (this node itself). */
+  exclude: string[];
+}
+
+export interface LookupOutput {
+  /** The closest nodes that answered, closest first, at most k. */
+  closest: LookupCandidate[];
+  timedOut: boolean;
+  /** Highest hop among `closest` (0 when it is empty). */
+  hops: number;
+  queried: number;
+}
+
+export type LookupEvent =
+  | { type: 'answer'; peerId: string; contacts: { peerId: string; address: string; location: string }[] }
+  | { type: 'failed'; peerId: string };
+
+interface LookupContext extends LookupInput {
+  /** Every candidate known, closest first. */
+  candidates: LookupCandidate[];
+  asked: string[];
+  answered: string[];
+  failed: string[];
+  inFlight: number;
+  timedOut: boolean;
+}
+
+/** Candidates still worth asking: not failed, among the k closest such, not yet asked. */
+function toAsk(c: LookupContext): LookupCandidate[] {
+  const failed = new Set(c.failed);
+  const asked = new Set(c.asked);
+  return c.candidates
+    .filter((x) => !failed.has(x.peerId))
+    .slice(0, c.k)
+    .filter((x) => !asked.has(x.peerId));
+}
+
+function outputOf(c: LookupContext): LookupOutput {
+  const answered = new Set(c.answered);
+  const closest = c.candidates.filter((x) => answered.has(x.peerId)).slice(0, c.k);
+  return { closest, timedOut: c.timedOut, hops: closest.reduce((m, x) => Math.max(m, x.hop), 0), queried: c.asked.length };
+}
+
+export const lookupMachine = setup({
+  types: {
+    input: {} as LookupInput,
+    context: {} as LookupContext,
+    events: {} as LookupEvent,
+    output: {} as LookupOutput,
+  },
+  actors: {
+    // Provided by the runtime: sends each peer a find_node and reports back.
+    queries: fromCallback<{ type: 'query'; peers: LookupCandidate[] }>(() => {
+      throw new Error('lookupMachine needs a "queries" actor');
+    }),
+  },
+  delays: {
+    timeout: ({ context }) => context.timeoutMs,
+  },
+  guards: {
+    converged: ({ context }) => context.inFlight === 0 && toAsk(context).length === 0,
+  },
+  actions: {
+    askNext: enqueueActions(({ context, enqueue }) => {
+      const picks = toAsk(context).slice(0, Math.max(0, context.alpha - context.inFlight));
+      if (picks.length === 0) return;
+      enqueue.assign({ asked: [...context.asked, ...picks.map((p) => p.peerId)], inFlight: context.inFlight + picks.length });
+      enqueue.sendTo('net', { type: 'query', peers: picks });
+    }),
+    merge: assign(({ context, event }) => {
+      if (event.type !== 'answer') return {};
+      const from = context.candidates.find((x) => x.peerId === event.peerId);
+      const hop = (from?.hop ?? 0) + 1;
+      const known = new Set(context.candidates.map((x) => x.peerId));
+      const excluded = new Set(context.exclude);
+      const fresh = event.contacts
+        .filter((x) => !known.has(x.peerId) && !excluded.has(x.peerId) && (known.add(x.peerId), true))
+        .map((x) => ({ ...x, hop }));
+      const target = fromHex(context.target);
+      const candidates = [...context.candidates, ...fresh].sort((a, b) => compareDistance(target, fromHex(a.location), fromHex(b.location)));
+      return { candidates, answered: [...context.answered, event.peerId], inFlight: context.inFlight - 1 };
+    }),
+    markFailed: assign(({ context, event }) => ({ failed: [...context.failed, event.peerId], inFlight: context.inFlight - 1 })),
+  },
+}).createMachine({
+  id: 'lookup',
+  context: ({ input }) => {
+    const target = fromHex(input.target);
+    const excluded = new Set(input.exclude);
+    const candidates = input.seeds
+      .filter((s) => !excluded.has(s.peerId))
+      .sort((a, b) => compareDistance(target, fromHex(a.location), fromHex(b.location)));
+    return { ...input, candidates, asked: [], answered: [], failed: [], inFlight: 0, timedOut: false };
+  },
+  initial: 'active',
+  states: {
+    active: {
+      invoke: { id: 'net', src: 'queries' },
+      after: { timeout: { target: 'timedOut', actions: assign({ timedOut: true }) } },
+      initial: 'querying',
+      states: {
+        querying: {
+          entry: 'askNext',
+          always: [{ guard: 'converged', target: '#lookup.converged' }, { target: 'waiting' }],
+        },
+        waiting: {
+          on: {
+            answer: { actions: 'merge', target: 'querying' },
+            failed: { actions: 'markFailed', target: 'querying' },
+          },
+        },
+      },
+    },
+    converged: { type: 'final' },
+    timedOut: { type: 'final' },
+  },
+  output: ({ context }) => outputOf(context),
+});
+

@@ -1,0 +1,224 @@
+/**
+ * The node-to-node wire protocol, version 1 (SPEC §8). One MessagePack-encoded map per binary WebSocket
+ * frame. This file is the protocol's documentation: every message, its fields and its limits.
+ *
+ * Connection (both sides at once, `ws://HOST:PORT/p2p`):
+ *
+ *   → { t: "hello", versions: [1], peer_id, nonce: bin(32), address: "ws://HOST:PORT" | null }
+ *   ← { t: "hello", … }                       (the other side's, independently)
+ *   → { t: "auth", version, signature: bin(64) }
+ *
+ * `version` is the highest version both `versions` lists hold; `signature` is Ed25519 by the sender over
+ * `p2pAuthDigest(nonce of the other side, other side's peer id, own peer id)`. A side that has not received
+ * a valid `auth` within the handshake timeout closes the socket (4001); no common version closes it (4002).
+ * Only after both `auth`s does anything else flow, so every peer id a node acts on is the key holder's.
+ *
+ * Then request/response pairs, either direction:
+ *
+ *   → { t: "req", id: u32, method, params }
+ *   ← { t: "res", id, result }  |  { t: "err", id, code, message }
+ *
+ * `code` is a SPEC §7 code. Signed objects travel in their JSON shape (SPEC §3) and are parsed and verified
+ * by the receiver exactly as JSON-RPC input is. Methods:
+ *
+ * | method     | params                              | result                                  |
+ * | ---------- | ----------------------------------- | --------------------------------------- |
+ * | ping       | {}                                  | {}                                      |
+ * | find_node  | {target: bin(32)}                   | {peers: [{peer_id, address}]} (≤ 256)   |
+ * | store_key  | {key}                               | {} — stored as `register_key` does      |
+ * | put_record | {record}                            | {}                                      |
+ * | add_tombstone | {tombstone}                      | {}                                      |
+ * | get        | {key_id}                            | {key, records, tombstones}              |
+ * | republish  | {key, records, tombstones}          | {updated, rejected} — `republish_key`, then the entries |
+ */
+import { Packr } from 'msgpackr';
+import { SignpostError } from './errors.js';
+import { isValidPeerId } from './identity.js';
+import {
+  expectFields,
+  expectResourceId,
+  expectString,
+  isPlainObject,
+  parseKey,
+  parseRecord,
+  parseTombstone,
+} from './validate.js';
+import type { Key, Record as ProviderRecord, Tombstone } from './types.js';
+
+/** Versions this build speaks, highest last. */
+export const WIRE_VERSIONS = [1] as const;
+export const NONCE_BYTES = 32;
+/** Peers one `find_node` answer may carry. */
+export const MAX_FIND_NODE_PEERS = 256;
+/** Records or tombstones one `republish` may carry (SPEC §4.4's max_entries_per_key is 1024 by default). */
+export const MAX_REPUBLISH_ENTRIES = 4096;
+/** Longest address accepted in a hello or a find_node answer. */
+export const MAX_ADDRESS_BYTES = 256;
+
+export type Hello = { t: 'hello'; versions: number[]; peer_id: string; nonce: Uint8Array; address: string | null };
+export type Auth = { t: 'auth'; version: number; signature: Uint8Array };
+export type WireRequest = { t: 'req'; id: number; method: string; params: unknown };
+export type WireResult = { t: 'res'; id: number; result: unknown };
+export type WireError = { t: 'err'; id: number; code: string; message: string };
+export type Frame = Hello | Auth | WireRequest | WireResult | WireError;
+
+/** A request as the receiving node acts on it, after its schema check. */
+export type PeerRequest =
+  | { method: 'ping' }
+  | { method: 'find_node'; target: Uint8Array }
+  | { method: 'store_key'; key: Key }
+  | { method: 'put_record'; record: ProviderRecord }
+  | { method: 'add_tombstone'; tombstone: Tombstone }
+  | { method: 'get'; key_id: string }
+  | { method: 'republish'; key: Key; records: unknown[]; tombstones: unknown[] };
+
+export interface PeerAddress {
+  peer_id: string;
+  address: string;
+}
+
+export interface KeyContents {
+  key: Key;
+  records: ProviderRecord[];
+  tombstones: Tombstone[];
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false });
+
+export function encodeFrame(f: Frame): Uint8Array {
+  return packr.pack(f);
+}
+
+/** Decodes one frame; throws SignpostError(`invalid_request`) for bytes that are not a frame. */
+export function decodeFrame(bytes: Uint8Array): Frame {
+  let f: unknown;
+  try {
+    f = packr.unpack(bytes);
+  } catch (e) {
+    throw new SignpostError('invalid_request', `frame is not MessagePack: ${(e as Error).message}`);
+  }
+  if (!isPlainObject(f) || typeof f.t !== 'string') throw new SignpostError('invalid_request', 'frame is not a map with a "t" field');
+  switch (f.t) {
+    case 'hello': {
+      expectFields(f, 'hello', ['t', 'versions', 'peer_id', 'nonce', 'address']);
+      const versions = f.versions;
+      if (!Array.isArray(versions) || versions.length === 0 || versions.length > 16 || !versions.every((v) => Number.isInteger(v))) {
+        throw new SignpostError('invalid_request', 'hello.versions must be a list of 1..16 integers');
+      }
+      if (!isValidPeerId(f.peer_id)) throw new SignpostError('invalid_peer_id', 'hello.peer_id is not a valid peer id');
+      expectBin(f.nonce, 'hello.nonce', NONCE_BYTES);
+      const address = f.address === null ? null : expectAddress(f.address, 'hello.address');
+      return { t: 'hello', versions: versions as number[], peer_id: f.peer_id, nonce: f.nonce as Uint8Array, address };
+    }
+    case 'auth':
+      expectFields(f, 'auth', ['t', 'version', 'signature']);
+      if (!Number.isInteger(f.version)) throw new SignpostError('invalid_request', 'auth.version must be an integer');
+      expectBin(f.signature, 'auth.signature', 64);
+      return f as unknown as Auth;
+    case 'req':
+      expectFields(f, 'req', ['t', 'id', 'method', 'params']);
+      return { t: 'req', id: expectId(f.id), method: expectString(f.method, 'req.method', 32), params: f.params };
+    case 'res':
+      expectFields(f, 'res', ['t', 'id', 'result']);
+      return { t: 'res', id: expectId(f.id), result: f.result };
+    case 'err':
+      expectFields(f, 'err', ['t', 'id', 'code', 'message']);
+      return { t: 'err', id: expectId(f.id), code: expectString(f.code, 'err.code', 64), message: expectString(f.message, 'err.message', 4096) };
+    default:
+      throw new SignpostError('invalid_request', `unknown frame type ${JSON.stringify(f.t).slice(0, 40)}`);
+  }
+}
+
+/** The highest version both sides speak, or null. */
+export function agreedVersion(theirs: readonly number[]): number | null {
+  let best: number | null = null;
+  for (const v of WIRE_VERSIONS) if (theirs.includes(v)) best = v;
+  return best;
+}
+
+/** Checks a request's params against its method's schema (SPEC §8: a failure fails only this request). */
+export function parsePeerRequest(method: string, p: unknown): PeerRequest {
+  switch (method) {
+    case 'ping':
+      expectFields(p, 'params', []);
+      return { method };
+    case 'find_node': {
+      const q = expectFields(p, 'params', ['target']);
+      expectBin(q.target, 'target', 32);
+      return { method, target: q.target as Uint8Array };
+    }
+    case 'store_key':
+      return { method, key: parseKey(expectFields(p, 'params', ['key']).key) };
+    case 'put_record':
+      return { method, record: parseRecord(expectFields(p, 'params', ['record']).record) };
+    case 'add_tombstone':
+      return { method, tombstone: parseTombstone(expectFields(p, 'params', ['tombstone']).tombstone) };
+    case 'get':
+      return { method, key_id: expectResourceId(expectFields(p, 'params', ['key_id']).key_id, 'key_id') };
+    case 'republish': {
+      const q = expectFields(p, 'params', ['key', 'records', 'tombstones']);
+      return { method, key: parseKey(q.key), records: expectList(q.records, 'records'), tombstones: expectList(q.tombstones, 'tombstones') };
+    }
+    default:
+      throw new SignpostError('method_not_found', `unknown peer method ${JSON.stringify(method).slice(0, 40)}`);
+  }
+}
+
+/** A `find_node` answer: the peers in it that parse (others are dropped, and the count of dropped ones returned). */
+export function parseFindNodeResult(r: unknown): { peers: PeerAddress[]; dropped: number } {
+  const q = expectFields(r, 'result', ['peers']);
+  if (!Array.isArray(q.peers) || q.peers.length > MAX_FIND_NODE_PEERS) {
+    throw new SignpostError('invalid_params', `find_node result: peers must be a list of at most ${MAX_FIND_NODE_PEERS}`);
+  }
+  const peers: PeerAddress[] = [];
+  let dropped = 0;
+  for (const p of q.peers) {
+    try {
+      const e = expectFields(p, 'peer', ['peer_id', 'address']);
+      if (!isValidPeerId(e.peer_id)) throw new SignpostError('invalid_peer_id', 'peer_id');
+      peers.push({ peer_id: e.peer_id, address: expectAddress(e.address, 'address') });
+    } catch {
+      dropped++;
+    }
+  }
+  return { peers, dropped };
+}
+
+/** A `get` answer: the key and entries, shapes checked (signatures are the caller's to verify). */
+export function parseKeyContents(r: unknown): KeyContents {
+  const q = expectFields(r, 'result', ['key', 'records', 'tombstones']);
+  return {
+    key: parseKey(q.key),
+    records: expectList(q.records, 'records').map((x, i) => parseRecord(x, `records[${i}]`)),
+    tombstones: expectList(q.tombstones, 'tombstones').map((x, i) => parseTombstone(x, `tombstones[${i}]`)),
+  };
+}
+
+/** A base URL `ws://HOST:PORT` or `wss://HOST:PORT` (nothing after the port). */
+export function expectAddress(x: unknown, path: string): string {
+  const s = expectString(x, path, MAX_ADDRESS_BYTES);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new SignpostError('invalid_params', `${path} is not a URL: ${JSON.stringify(s)}`);
+  }
+  if ((u.protocol !== 'ws:' && u.protocol !== 'wss:') || u.pathname !== '/' || u.search || u.hash || !u.port || u.username || u.password) {
+    throw new SignpostError('invalid_params', `${path} must be ws://HOST:PORT or wss://HOST:PORT, got ${JSON.stringify(s)}`);
+  }
+  return `${u.protocol}//${u.host}`;
+}
+
+function expectBin(x: unknown, path: string, length: number): void {
+  if (!(x instanceof Uint8Array) || x.length !== length) throw new SignpostError('invalid_params', `${path} must be ${length} bytes`);
+}
+
+function expectId(x: unknown): number {
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new SignpostError('invalid_request', 'id must be a u32');
+  return x;
+}
+
+function expectList(x: unknown, path: string): unknown[] {
+  if (!Array.isArray(x) || x.length > MAX_REPUBLISH_ENTRIES) throw new SignpostError('invalid_params', `${path} must be a list of at most ${MAX_REPUBLISH_ENTRIES}`);
+  return x;
+}

@@ -1,0 +1,78 @@
+/**
+ * Five real nodes on loopback (issue 4): the Resources API across the network.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RpcError } from '../../runtime/rpc-client.js';
+import { key, peer, record, tombstone } from '../helpers/objects.js';
+import { startCluster, stopCluster, type ClusterNode } from '../helpers/cluster.js';
+import type { Record as ProviderRecord } from '../../protocols/types.js';
+
+describe('a 5-node cluster', () => {
+  let nodes: ClusterNode[] = [];
+  beforeAll(async () => {
+    nodes = await startCluster(5);
+  }, 60_000);
+  afterAll(async () => stopCluster(nodes));
+
+  const owner = peer(11);
+  const k = key(owner, 'cluster-5', 0);
+  const providers = [peer(12), peer(13)].map((p) => record(k, p, 0));
+
+  it('routing tables hold every other node, with addresses and distance buckets', async () => {
+    for (const n of nodes) {
+      const peers = await n.rpc.call<{ peer_id: string; address: string; distance_bucket: number }[]>('node.peers');
+      expect(peers.map((p) => p.peer_id).sort()).toEqual(nodes.filter((o) => o !== n).map((o) => o.peerId).sort());
+      for (const p of peers) {
+        expect(p.address).toBe(nodes.find((o) => o.peerId === p.peer_id)!.baseUrl);
+        expect(p.distance_bucket).toBeGreaterThanOrEqual(0);
+        expect(p.distance_bucket).toBeLessThanOrEqual(255);
+      }
+    }
+  });
+
+  it('creates a resource and registers providers on one node with ack = 3, and every node resolves them with ack = 3', async () => {
+    const created = await nodes[0].rpc.call<{ resource_id: string; acks: number; errors: unknown[] }>('resources.create_resource', { key: k, ack: 3 });
+    expect(created.resource_id).toBe(k.id);
+    expect(created.acks).toBeGreaterThanOrEqual(3);
+    for (const r of providers) {
+      const put = await nodes[0].rpc.call<{ acks: number }>('resources.register_provider', { record: r, ack: 3 });
+      expect(put.acks).toBeGreaterThanOrEqual(3);
+    }
+    for (const n of nodes) {
+      const got = await n.rpc.call<{ resource: unknown; acks: number }>('resources.get_resource', { resource_id: k.id, ack: 3 });
+      expect(got.resource).toEqual(k);
+      const res = await n.rpc.call<{ providers: ProviderRecord[]; acks: number }>('resources.resolve_providers', { resource_id: k.id, ack: 3 });
+      expect(res.acks).toBeGreaterThanOrEqual(3);
+      expect(res.providers.map((p) => p.metadata.issued_by).sort()).toEqual(providers.map((p) => p.metadata.issued_by).sort());
+    }
+  });
+
+  it('unregisters a provider: no node resolves it any more', async () => {
+    const gone = providers[0];
+    const t = tombstone(k, peer(12), gone.metadata.peer_id, 1);
+    const res = await nodes[2].rpc.call<{ acks: number }>('resources.unregister_provider', { tombstone: t, ack: 5 });
+    expect(res.acks).toBe(5);
+    for (const n of nodes) {
+      const r = await n.rpc.call<{ providers: ProviderRecord[] }>('resources.resolve_providers', { resource_id: k.id, ack: 3 });
+      expect(r.providers.map((p) => p.metadata.issued_by)).toEqual([providers[1].metadata.issued_by]);
+    }
+  });
+
+  it('an ack larger than the cluster fails at once with quorum_not_reached; the writes carry on in the background', async () => {
+    const other = key(owner, 'cluster-5-too-many', 0);
+    const started = Date.now();
+    const err = await nodes[1].rpc.call('resources.create_resource', { key: other, ack: 6 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).code).toBe('quorum_not_reached');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((err as RpcError).data.acks).toBe(0); // the count when the call returned: none had answered yet
+    const got = await nodes[4].rpc.call<{ acks: number }>('resources.get_resource', { resource_id: other.id, ack: 5 });
+    expect(got.acks).toBe(5);
+  });
+
+  it('a resource nobody holds is key_not_found', async () => {
+    const nobody = key(owner, 'cluster-5-nobody', 0);
+    const err = await nodes[3].rpc.call('resources.resolve_providers', { resource_id: nobody.id }).catch((e: unknown) => e);
+    expect((err as RpcError).code).toBe('key_not_found');
+  });
+});
