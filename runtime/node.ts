@@ -4,6 +4,7 @@
  * JSON-RPC WebSocket at /rpc, the inspection stream at /inspect, /metrics, /healthz and the page at /.
  */
 import http from 'node:http';
+import https from 'node:https';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -201,7 +202,9 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
   await scheduler.start();
 
   const startedAtMs = Date.now();
-  const server = http.createServer((req, res) => {
+  // With tls_cert / tls_key the one server speaks TLS: wss:// for /rpc, /p2p and /inspect, https:// for the page.
+  const tls = config.tls_cert !== null && config.tls_key !== null ? { cert: readFileSync(config.tls_cert), key: readFileSync(config.tls_key) } : null;
+  const handle: http.RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, peer_id: identity.peerId }));
@@ -214,7 +217,9 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
       // neither the visualiser's page at / nor one of its files (runtime/visualiser.ts)
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
-  });
+  };
+  // An https.Server is an http.Server with TLS underneath: the same routes and upgrades serve it.
+  const server: http.Server = tls ? (https.createServer(tls, handle) as unknown as http.Server) : http.createServer(handle);
   const dispatcher = metrics.instrument(
     createDispatcher({
       peerId: identity.peerId,
@@ -243,7 +248,7 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  baseUrl = `ws://${host}:${port}`;
+  baseUrl = `${tls ? 'wss' : 'ws'}://${host}:${port}`;
   dht.start();
 
   let stopping: Promise<void> | null = null;
@@ -256,7 +261,7 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
     scheduler,
     url: baseUrl,
     rpcUrl: `${baseUrl}/rpc`,
-    visualiserUrl: `http://${host}:${port}/`,
+    visualiserUrl: `${tls ? 'https' : 'http'}://${host}:${port}/`,
     port,
     stop() {
       stopping ??= (async () => {

@@ -20,6 +20,8 @@ export interface NodeProcessOptions {
   identity?: Identity;
   /** Extra config keys, passed as SIGNPOST_* environment variables. */
   env?: Record<string, string | number>;
+  /** Other environment variables of the process, as given (e.g. NODE_EXTRA_CA_CERTS). */
+  processEnv?: Record<string, string>;
   /** Extra CLI flags. */
   args?: string[];
   /** Manual clock (test mode) unless false. */
@@ -92,6 +94,7 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('SIGNPOST_')) delete env[k];
   for (const [k, v] of Object.entries(opts.env ?? {})) env[k.startsWith('SIGNPOST_') ? k : `SIGNPOST_${k.toUpperCase()}`] = String(v);
+  Object.assign(env, opts.processEnv);
   const runtime = opts.runtime ?? defaultRuntime();
   const args = [...(runtime.args ?? []), BIN, 'node', 'start', '--port', '0', '--data-dir', dataDir, ...(opts.manual === false ? [] : ['--clock', 'manual']), ...(opts.args ?? [])];
   const child = spawn(runtime.command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -118,8 +121,8 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
     });
   });
   const peerId = line.match(/12D3KooW\w+/)![0];
-  const rpcUrl = line.match(/ws:\/\/\S+\/rpc/)![0];
-  const httpUrl = line.match(/http:\/\/\S+\//)![0];
+  const rpcUrl = line.match(/wss?:\/\/\S+\/rpc/)![0];
+  const httpUrl = line.match(/https?:\/\/\S+\//)![0];
   const clients: RpcClient[] = [];
   return {
     child,
