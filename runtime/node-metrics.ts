@@ -1,7 +1,7 @@
 /**
  * The node's metrics (DESIGN principle 7), served at `GET /metrics`: requests by method and code with
  * latency histograms, live actors by kind, activations and passivations, LMDB commits and bytes, worker
- * queue depth and restarts, job runs and durations.
+ * queue depth and restarts, job runs and durations; routing table size, peer connections and lookups.
  */
 import { SignpostError } from '../protocols/errors.js';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, MetricsRegistry } from './metrics.js';
@@ -10,6 +10,8 @@ import type { Shards } from './shards.js';
 import type { Store } from './store.js';
 import type { Scheduler } from './scheduler.js';
 import type { JobKind } from '../actors/job.js';
+import type { Dht } from './dht.js';
+import type { Transport } from './transport.js';
 
 export function nodeMetrics() {
   const registry = new MetricsRegistry();
@@ -24,6 +26,10 @@ export function nodeMetrics() {
   const restarts = registry.add(new Gauge('signpost_worker_restarts_total', 'Shard workers restarted after they ended', 'counter'));
   const jobRuns = registry.add(new Counter('signpost_job_runs_total', 'Scheduled job runs by job and result'));
   const jobDuration = registry.add(new Histogram('signpost_job_duration_seconds', 'Scheduled job run duration by job', LATENCY_BUCKETS));
+  const peers = registry.add(new Gauge('signpost_routing_table_peers', 'Peers in the Kademlia routing table'));
+  const connections = registry.add(new Gauge('signpost_peer_connections', 'Authenticated node-to-node connections open'));
+  const lookups = registry.add(new Gauge('signpost_lookups_total', 'Iterative lookups finished, by outcome', 'counter'));
+  const hops = registry.add(new Gauge('signpost_lookup_hops_total', 'Sum over finished lookups of their hop count (divide by signpost_lookups_total for the mean)', 'counter'));
 
   return {
     registry,
@@ -50,11 +56,11 @@ export function nodeMetrics() {
       jobRuns.inc({ job: kind, result: ok ? 'ok' : 'failed' });
       jobDuration.observe(ms / 1000, { job: kind });
     },
-    collectFrom({ shards, store, scheduler }: { shards: Shards; store: Store; scheduler: Scheduler }): void {
+    collectFrom({ shards, store, scheduler, dht, transport }: { shards: Shards; store: Store; scheduler: Scheduler; dht: Dht; transport: Transport }): void {
       registry.collect(async () => {
         const s = await shards.stats();
         const byKind = new Map<string, number>([['resource', s.live]]);
-        for (const a of scheduler.actors()) byKind.set(a.kind, (byKind.get(a.kind) ?? 0) + 1);
+        for (const a of [...scheduler.actors(), ...dht.actors()]) byKind.set(a.kind, (byKind.get(a.kind) ?? 0) + 1);
         liveActors.set([...byKind].map(([kind, value]) => ({ labels: { kind }, value })));
         activations.set([{ value: s.activations }]);
         passivations.set([{ value: s.passivations }]);
@@ -63,6 +69,13 @@ export function nodeMetrics() {
         const st = store.stats();
         commits.set([{ value: st.commits }]);
         bytes.set([{ value: st.bytes }]);
+        peers.set([{ value: dht.table.size }]);
+        connections.set([{ value: transport.connectedPeers().length }]);
+        lookups.set([
+          { labels: { outcome: 'converged' }, value: dht.stats.lookups - dht.stats.timedOut },
+          { labels: { outcome: 'timed_out' }, value: dht.stats.timedOut },
+        ]);
+        hops.set([{ value: dht.stats.hops }]);
       });
     },
   };

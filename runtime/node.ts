@@ -198,7 +198,7 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
     },
   });
   opened.push(inspector);
-  metrics.collectFrom({ shards, store, scheduler });
+  metrics.collectFrom({ shards, store, scheduler, dht, transport });
   await scheduler.start();
 
   const startedAtMs = Date.now();

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcError } from '../../runtime/rpc-client.js';
 import { key, peer, record, tombstone } from '../helpers/objects.js';
 import { startCluster, stopCluster, type ClusterNode } from '../helpers/cluster.js';
+import { metric, scrape } from '../helpers/metrics.js';
 import type { Record as ProviderRecord } from '../../protocols/types.js';
 
 describe('a 5-node cluster', () => {
@@ -68,6 +69,15 @@ describe('a 5-node cluster', () => {
     expect((err as RpcError).data.acks).toBe(0); // the count when the call returned: none had answered yet
     const got = await nodes[4].rpc.call<{ acks: number }>('resources.get_resource', { resource_id: other.id, ack: 5 });
     expect(got.acks).toBe(5);
+  });
+
+  it('/metrics shows the routing table, the peer connections and the lookups done', async () => {
+    const m = await scrape(nodes[0].httpUrl);
+    expect(metric(m, 'signpost_routing_table_peers')).toBe(4);
+    expect(metric(m, 'signpost_peer_connections')).toBeGreaterThanOrEqual(1);
+    const lookups = metric(m, 'signpost_lookups_total', { outcome: 'converged' })!;
+    expect(lookups).toBeGreaterThan(0);
+    expect(metric(m, 'signpost_lookup_hops_total')).toBeGreaterThanOrEqual(lookups); // every lookup here took at least one hop
   });
 
   it('a resource nobody holds is key_not_found', async () => {
