@@ -2,7 +2,10 @@
  * Five real nodes on loopback (issue 4): the Resources API across the network.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RpcError } from '../../runtime/rpc-client.js';
+import { RpcError, type RpcClient } from '../../runtime/rpc-client.js';
+import { base64urlDecode, base64urlEncode } from '../../protocols/encoding.js';
+import { sessionDigest, sign } from '../../protocols/identity.js';
+import { makeMetadata, verifyRecord } from '../../protocols/signed.js';
 import { key, peer, record, tombstone } from '../helpers/objects.js';
 import { startCluster, stopCluster, type ClusterNode } from '../helpers/cluster.js';
 import { metric, scrape } from '../helpers/metrics.js';
@@ -11,11 +14,12 @@ import type { Record as ProviderRecord } from '../../protocols/types.js';
 describe('a 5-node cluster', () => {
   let nodes: ClusterNode[] = [];
   beforeAll(async () => {
-    nodes = await startCluster(5);
+    nodes = await startCluster(5, { env: { workers: 0, admins: admin.peerId } });
   }, 60_000);
   afterAll(async () => stopCluster(nodes));
 
   const owner = peer(11);
+  const admin = peer(19);
   const k = key(owner, 'cluster-5', 0);
   const providers = [peer(12), peer(13)].map((p) => record(k, p, 0));
 
@@ -69,6 +73,57 @@ describe('a 5-node cluster', () => {
     expect((err as RpcError).data.acks).toBe(0); // the count when the call returned: none had answered yet
     const got = await nodes[4].rpc.call<{ acks: number }>('resources.get_resource', { resource_id: other.id, ack: 5 });
     expect(got.acks).toBe(5);
+  });
+
+  it('resources.subscribe: the current providers at once, then each change within a second, until unsubscribe', async () => {
+    const sk = key(owner, 'cluster-5-watched', 0);
+    await nodes[0].rpc.call('resources.create_resource', { key: sk, ack: 5 });
+    await nodes[0].rpc.call('resources.register_provider', { record: record(sk, peer(14), 0), ack: 5 });
+    const watcher = await nodes[4].client();
+    const seen: { subscription: string; resource_id: string; providers: ProviderRecord[] }[] = [];
+    watcher.onNotification((method, params) => method === 'resources.providers_changed' && seen.push(params as (typeof seen)[number]));
+    const { subscription } = await watcher.call<{ subscription: string }>('resources.subscribe', { resource_id: sk.id });
+    await expect.poll(() => seen.length, { timeout: 2000 }).toBe(1);
+    expect(seen[0]).toMatchObject({ subscription, resource_id: sk.id });
+    expect(seen[0].providers.map((p) => p.metadata.issued_by)).toEqual([peer(14).peerId]);
+
+    const changedAt = Date.now();
+    await nodes[1].rpc.call('resources.register_provider', { record: record(sk, peer(15), 0), ack: 5 });
+    await expect.poll(() => seen.length, { timeout: 1000, interval: 20 }).toBe(2);
+    expect(Date.now() - changedAt).toBeLessThan(1000);
+    expect(seen[1].providers.map((p) => p.metadata.issued_by).sort()).toEqual([peer(14).peerId, peer(15).peerId].sort());
+
+    expect(await watcher.call('resources.unsubscribe', { subscription })).toEqual({});
+    await nodes[1].rpc.call('resources.unregister_provider', { tombstone: tombstone(sk, peer(15), peer(15).peerId, 1), ack: 5 });
+    await new Promise((r) => setTimeout(r, 400)); // longer than a change takes to arrive (above)
+    expect(seen).toHaveLength(2);
+    await watcher.close();
+  });
+
+  it('register_node_provider: only an authenticated admin gets the node to co-sign as host, and the record resolves everywhere', async () => {
+    const nk = key(owner, 'cluster-5-node-provider', 0);
+    await nodes[0].rpc.call('resources.create_resource', { key: nk, ack: 5 });
+    const node = nodes[2];
+    const metadata = makeMetadata(admin, { key_id: nk.id, peer_id: node.peerId, timestamp_issued: 0, value: 'node-hosted' });
+    const anonymous = await node.rpc.call('resources.register_node_provider', { metadata }).catch((e: unknown) => e);
+    expect((anonymous as RpcError).code).toBe('unauthorized');
+
+    const session = await node.client();
+    const authenticate = async (c: RpcClient, who = admin) => {
+      const { nonce } = await c.call<{ nonce: string }>('session.challenge');
+      const signature = base64urlEncode(sign(who, sessionDigest(base64urlDecode(nonce)!, node.peerId)));
+      await c.call('session.authenticate', { peer_id: who.peerId, signature });
+    };
+    await authenticate(session, peer(18)); // authenticated, but not an admin
+    expect(((await session.call('resources.register_node_provider', { metadata }).catch((e: unknown) => e)) as RpcError).code).toBe('unauthorized');
+    await authenticate(session);
+    const { record: hosted, acks } = await session.call<{ record: ProviderRecord; acks: number }>('resources.register_node_provider', { metadata, ack: 5 });
+    expect(acks).toBe(5);
+    expect(hosted.metadata).toEqual(metadata);
+    expect(() => verifyRecord(hosted)).not.toThrow(); // host signature by the node
+    const resolved = await nodes[4].rpc.call<{ providers: ProviderRecord[] }>('resources.resolve_providers', { resource_id: nk.id, ack: 3 });
+    expect(resolved.providers).toEqual([hosted]);
+    await session.close();
   });
 
   it('/metrics shows the routing table, the peer connections and the lookups done', async () => {
