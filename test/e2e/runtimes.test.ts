@@ -2,7 +2,8 @@
  * The node under Bun and Deno (README "Bun and Deno"): bin/signpost.mjs started as a real process by the
  * pinned `bun` and `deno` devDependencies, with the flags of `npm run start:bun` / `start:deno`. The same
  * black-box steps as under Node: LMDB (a native addon), the WebSocket server on node:http's 'upgrade',
- * node:crypto Ed25519 and signals. `TEST_RUNTIME=bun|deno npm test` runs every other e2e file this way too.
+ * node:crypto Ed25519 and signals; then one network of a Node, a Bun and a Deno node. `TEST_RUNTIME=bun|deno
+ * npm test` runs every other e2e file this way too.
  */
 import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -54,6 +55,28 @@ describe.each(['bun', 'deno'] as const)('a node under %s', (runtime) => {
       expect(await node.stop('SIGTERM')).toBe(0);
     } finally {
       await node.kill();
+    }
+  });
+});
+
+describe('one network across runtimes', () => {
+  it('a Bun node and a Deno node join a Node node, and a resource created on one resolves on the others with ack = 3', async () => {
+    const env = { workers: 0 };
+    const first = await startNodeProcess({ runtime: runtimeCommand('node'), env });
+    const base = first.rpcUrl.replace(/\/rpc$/, '');
+    const others = await Promise.all((['bun', 'deno'] as const).map((r) => startNodeProcess({ runtime: runtimeCommand(r), env, args: ['--bootstrap', base] })));
+    const nodes = [first, ...others];
+    try {
+      const rpcs = await Promise.all(nodes.map((n) => n.client()));
+      await expect.poll(async () => (await Promise.all(rpcs.map((c) => c.call<unknown[]>('node.peers')))).map((p) => p.length), { timeout: 10_000 }).toEqual([2, 2, 2]);
+      const k = key(peer(31), 'across-runtimes', 0);
+      expect(await rpcs[2].call('resources.create_resource', { key: k, ack: 3 })).toMatchObject({ acks: 3 });
+      const r = record(k, peer(32), 0);
+      expect(await rpcs[1].call('resources.register_provider', { record: r, ack: 3 })).toMatchObject({ acks: 3 });
+      for (const c of rpcs) expect(await c.call('resources.resolve_providers', { resource_id: k.id, ack: 3 })).toMatchObject({ providers: [r], acks: 3 });
+    } finally {
+      const codes = await Promise.all(nodes.map((n) => n.stop()));
+      expect(codes).toEqual([0, 0, 0]);
     }
   });
 });
