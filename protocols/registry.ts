@@ -301,7 +301,8 @@ export function mergeAnswers(answers: readonly KeyItem[], hosts: ReadonlySet<str
   const key = mergeKeys(answers.map((a) => a.key));
   const lists = answers.map((a) => [...a.records.map(recordEntry), ...a.tombstones.map(tombstoneEntry)]);
   const state = stateFromEntries({ key, published: null }, mergeEntries(lists));
-  return keyItem(state, { ...ctx, hosts })!;
+  // Only the nodes that answered are hosts here: not the merging node, unless it answered too.
+  return keyItem(state, { ...ctx, hostPeerId: '', hosts })!;
 }
 
 /** `evict_stale`'s share of one key (SPEC §4.5): the item when the key is stale, else null. */

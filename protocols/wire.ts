@@ -89,7 +89,10 @@ export function encodeFrame(f: Frame): Uint8Array {
   return packr.pack(f);
 }
 
-/** Decodes one frame; throws SignpostError(`invalid_request`) for bytes that are not a frame. */
+/**
+ * Decodes one frame and checks its schema; throws a SignpostError for anything else (`invalid_request`
+ * for bytes that are not a frame, `invalid_params` / `invalid_peer_id` for a field that is wrong).
+ */
 export function decodeFrame(bytes: Uint8Array): Frame {
   let f: unknown;
   try {
@@ -203,10 +206,13 @@ export function expectAddress(x: unknown, path: string): string {
   } catch {
     throw new SignpostError('invalid_params', `${path} is not a URL: ${JSON.stringify(s)}`);
   }
-  if ((u.protocol !== 'ws:' && u.protocol !== 'wss:') || u.pathname !== '/' || u.search || u.hash || !u.port || u.username || u.password) {
+  // The port must be written out; URL drops a scheme's default one (80, 443), so it is put back.
+  const port = u.port || (u.protocol === 'wss:' ? '443' : '80');
+  const explicitPort = /:\d+\/?$/.test(s);
+  if ((u.protocol !== 'ws:' && u.protocol !== 'wss:') || u.pathname !== '/' || u.search || u.hash || !explicitPort || port === '0' || u.username || u.password) {
     throw new SignpostError('invalid_params', `${path} must be ws://HOST:PORT or wss://HOST:PORT, got ${JSON.stringify(s)}`);
   }
-  return `${u.protocol}//${u.host}`;
+  return `${u.protocol}//${u.hostname}:${port}`;
 }
 
 function expectBin(x: unknown, path: string, length: number): void {

@@ -308,7 +308,14 @@ export function quorum<T>(
       else fail();
     }, Math.max(0, deadline - Date.now()));
     for (const n of nodes) {
-      call(n, Math.max(1, deadline - Date.now())).then(
+      // A call that throws at once is that node's failure like any other, not the whole call's.
+      let sent: Promise<T>;
+      try {
+        sent = call(n, Math.max(1, deadline - Date.now()));
+      } catch (e) {
+        sent = Promise.reject(e);
+      }
+      sent.then(
         (v) => {
           pending--;
           if (!done) answers.set(n.peerId, v);
