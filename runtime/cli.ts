@@ -10,10 +10,29 @@ import { generateIdentity, identityToFile } from '../protocols/identity.js';
 import { nodeCryptoBackend } from './crypto-node.js';
 import { startNode } from './node.js';
 import { RpcClient, RpcError } from './rpc-client.js';
+import { SignpostClient, VerificationError, type CallOptions, type KeepAliveOptions, type MiningProgress } from './client.js';
+import { FINAL_REGISTRATION_STATES } from '../actors/registration.js';
+import {
+  acksText,
+  errorText,
+  keyText,
+  loadClientIdentity,
+  miningText,
+  peersText,
+  progressWriter,
+  providersText,
+} from './client-cli.js';
+import type { ChallengeType } from '../protocols/types.js';
 import { VERSION } from './version.js';
 import { logger } from './log.js';
 
 const DEFAULT_URL = 'ws://127.0.0.1:7070/rpc';
+
+const FANOUT_HELP = `  --ack N             wait for N nodes of the neighbourhood (default 1)
+  --timeout-ms MS     wait at most MS milliseconds for them (default: the node's, 6000)`;
+const CLIENT_HELP = `  --url URL           the node's RPC URL (default ${DEFAULT_URL})
+  --key FILE          your identity file (default ~/.signpost/client.json, created on first use)
+  --json              print JSON`;
 
 const HELP: { [command: string]: string } = {
   main: `signpost ${VERSION}: a decentralised service registry
@@ -25,6 +44,26 @@ Usage:
                                     call a JSON-RPC method of a node
   signpost actors [--watch] [--url URL] [--json]
                                     list a node's live actors and their states
+
+Resources API, as a client with its own key (see "Client options" below):
+  signpost resource create LABEL [--challenge-type T] [--min-bits N --half-life S]
+                                    create a resource owned by your key
+  signpost resource get ID [--ack N]
+                                    show a resource (its verified key)
+  signpost provider register ID --value V [--service S] [--keep] [--node]
+                                    register yourself (or, with --node, the node) as a provider
+  signpost provider unregister ID [--peer PEER | --node]
+                                    remove a provider you issued (signed tombstone)
+  signpost resolve ID [--ack N] [--service S]
+                                    list the providers of a resource
+  signpost watch ID                 follow a resource's providers until Ctrl-C
+  signpost peers                    list the node's routing table
+
+Client options (every client command):
+  --url URL   the node's RPC URL (default ${DEFAULT_URL}; ws://HOST:PORT works too)
+  --key FILE  your identity file (signpost keygen --out FILE); default ~/.signpost/client.json,
+              created on first use by a command that signs
+  --json      print JSON for scripts
 
 Options:
   --help      show help for a command
@@ -54,6 +93,76 @@ Writes it to FILE (mode 0600, never overwriting) or prints it.`,
 Calls one JSON-RPC method with JSON named params and prints the result as JSON.
   --url URL   the node's RPC URL (default ${DEFAULT_URL})
 Exit status 1 with the error on stderr when the call fails.`,
+  resource: `Usage: signpost resource create LABEL [options]
+       signpost resource get ID [options]
+
+Run "signpost resource create --help" or "signpost resource get --help" for their options.`,
+  'resource create': `Usage: signpost resource create LABEL [--challenge-type T] [--min-bits N] [--half-life S]
+                                [--ack N] [--timeout-ms MS] [--url URL] [--key FILE] [--json]
+
+Creates the resource LABEL owned by your key (its id is resource_id(LABEL, your peer id)), signed
+at the node's clock, on the resource's neighbourhood. Prints the resource id.
+  --challenge-type T  who may register providers: "" (anyone, the default), owner/v1 (only
+                      you) or hashcash/v1 (anyone who mines a proof of work)
+  --min-bits N        hashcash/v1: bits of work each provider must mine (implies hashcash/v1)
+  --half-life S       hashcash/v1: seconds in which one bit of work decays (default 86400)
+${FANOUT_HELP}
+${CLIENT_HELP}`,
+  'resource get': `Usage: signpost resource get ID [--ack N] [--timeout-ms MS] [--url URL] [--key FILE] [--json]
+
+Shows the resource ID from its neighbourhood: label, owner, policy. The owner's signature and the id
+are verified; a node that answers with a forged key is an error (exit 1).
+${FANOUT_HELP}
+${CLIENT_HELP}`,
+  provider: `Usage: signpost provider register ID --value V [options]
+       signpost provider unregister ID [options]
+
+Run "signpost provider register --help" or "signpost provider unregister --help" for their options.`,
+  'provider register': `Usage: signpost provider register ID --value V [--service S] [--keep [--renew-interval S]]
+                                  [--node] [--work-bits N] [--ack N] [--timeout-ms MS]
+                                  [--url URL] [--key FILE] [--json]
+
+Registers you (your key) as a provider of resource ID: you issue and host the record, the node at
+--url relays for you. Under hashcash/v1 the proof of work is mined first (progress on stderr).
+The record is signed at the node's clock and lives until it expires (the nodes' expired_timeout,
+24 h by default) unless renewed: this command exits after registering, so nothing renews it
+unless you pass --keep.
+  --value V           the provider's value (e.g. an address), up to 1024 bytes
+  --service S         the service it offers (resolvers can ask for one service)
+  --keep              stay running and keep the provider alive: renew it every --renew-interval,
+                      re-register after a lost connection; Ctrl-C removes it (tombstone) and exits
+  --renew-interval S  seconds between renewals with --keep (default 3600)
+  --node              register the node itself as the host (resources.register_node_provider);
+                      the node renews it. Your key must be one of the node's admins.
+  --work-bits N       hashcash/v1: mine at least N bits (more than the minimum ranks higher)
+${FANOUT_HELP}
+${CLIENT_HELP}`,
+  'provider unregister': `Usage: signpost provider unregister ID [--peer PEER | --node] [--ack N] [--timeout-ms MS]
+                                    [--url URL] [--key FILE] [--json]
+
+Removes a provider you issued, with a tombstone signed by your key at the node's clock.
+  --peer PEER   the provider's host peer id (default: you)
+  --node        the provider hosted by the node at --url (one you registered with --node)
+${FANOUT_HELP}
+${CLIENT_HELP}`,
+  resolve: `Usage: signpost resolve ID [--ack N] [--service S] [--timeout-ms MS] [--url URL] [--key FILE] [--json]
+
+Lists the live providers of resource ID, best first, from its neighbourhood. Every record's
+signatures are verified; a node that forged or altered one is an error (exit 1).
+  --service S   only the providers of service S
+${FANOUT_HELP}
+${CLIENT_HELP}`,
+  watch: `Usage: signpost watch ID [--url URL] [--key FILE] [--json]
+
+Subscribes to the providers of resource ID and prints the list at once and at every change,
+until Ctrl-C (exit 0). A lost connection is reopened and the subscription renewed.
+  --json    one JSON line {"resource_id", "providers"} per change
+${CLIENT_HELP}`,
+  peers: `Usage: signpost peers [--url URL] [--json]
+
+Lists the node's routing table (node.peers): peer id, address, distance bucket, last seen
+(node clock).
+${CLIENT_HELP}`,
   actors: `Usage: signpost actors [--watch] [--url URL] [--json]
 
 Lists the node's live actors (id, kind, state), as actors.list gives them, for
@@ -303,6 +412,276 @@ function watchActors(base: string, json: boolean): Promise<number> {
   });
 }
 
+// ---- client commands (Resources API through the SDK) ----
+
+const CLIENT_OPTIONS = { url: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' } } as const;
+const FANOUT_OPTIONS = { ack: { type: 'string' }, 'timeout-ms': { type: 'string' } } as const;
+
+/** A whole-number flag, or undefined when absent. */
+function intFlag(values: ArgValues, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`--${name} must be a whole number ${min}..${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function fanOutOptions(values: ArgValues): CallOptions {
+  return { ack: intFlag(values, 'ack', 1), timeoutMs: intFlag(values, 'timeout-ms', 1, 60_000) };
+}
+
+/** Exactly one positional argument (the label or resource id). */
+function oneArgument(positionals: string[], what: string, command: string): string {
+  if (positionals.length !== 1) throw new UsageError(`${command} takes one ${what}${positionals.length ? `, got ${positionals.join(' ')}` : ''}`);
+  return positionals[0];
+}
+
+/**
+ * Runs `fn` with a client connected to --url as --key (see loadClientIdentity: `signs` creates the default
+ * identity file when missing). A node's refusal, or an answer that does not verify, is exit status 1 with
+ * the reason on stderr (as JSON with --json).
+ */
+async function withClient(values: ArgValues, signs: boolean, fn: (client: SignpostClient) => Promise<number>): Promise<number> {
+  const { identity, note } = loadClientIdentity(values.key as string | undefined, signs);
+  if (note) process.stderr.write(`${note}\n`);
+  const client = await SignpostClient.connect((values.url as string | undefined) ?? DEFAULT_URL, { identity });
+  try {
+    return await fn(client);
+  } catch (e) {
+    if (!(e instanceof RpcError) && !(e instanceof VerificationError)) throw e;
+    if (values.json) {
+      const data = e instanceof RpcError ? e.data : { method: e.method };
+      process.stderr.write(JSON.stringify({ code: e.code, message: e.message, data }, null, 2) + '\n');
+    } else {
+      process.stderr.write(`signpost: ${errorText(e)}\n`);
+    }
+    return 1;
+  } finally {
+    await client.close();
+  }
+}
+
+function print(values: ArgValues, json: unknown, human: string): void {
+  process.stdout.write(values.json ? JSON.stringify(json, null, 2) + '\n' : human + '\n');
+}
+
+/** Tells on stderr what a fan-out call waits for. */
+function waiting(what: string, opts: CallOptions): void {
+  process.stderr.write(`${what}: waiting for ${opts.ack ?? 1} ack${(opts.ack ?? 1) === 1 ? '' : 's'}${opts.timeoutMs ? ` (at most ${opts.timeoutMs} ms)` : ''}…\n`);
+}
+
+async function resource(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'create') return resourceCreate(rest);
+  if (sub === 'get') return resourceGet(rest);
+  if (sub === undefined || sub === '--help' || sub === '-h') return help('resource', sub === undefined ? 2 : 0);
+  throw new UsageError(`unknown command "resource ${sub}"`);
+}
+
+async function resourceCreate(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...CLIENT_OPTIONS,
+    ...FANOUT_OPTIONS,
+    'challenge-type': { type: 'string' },
+    'min-bits': { type: 'string' },
+    'half-life': { type: 'string' },
+  });
+  if (values.help) return help('resource create');
+  const label = oneArgument(positionals, 'LABEL', 'resource create');
+  const minBits = intFlag(values, 'min-bits', 0, 255);
+  const halfLifeS = intFlag(values, 'half-life', 1, 2 ** 32 - 1);
+  const type = (values['challenge-type'] as string | undefined) ?? (minBits !== undefined || halfLifeS !== undefined ? 'hashcash/v1' : '');
+  if (type !== '' && type !== 'owner/v1' && type !== 'hashcash/v1') throw new UsageError(`--challenge-type must be "", owner/v1 or hashcash/v1, got ${JSON.stringify(type)}`);
+  if (type !== 'hashcash/v1' && (minBits !== undefined || halfLifeS !== undefined)) throw new UsageError('--min-bits and --half-life are for --challenge-type hashcash/v1');
+  if (type === 'hashcash/v1' && minBits === undefined) throw new UsageError('--challenge-type hashcash/v1 needs --min-bits N');
+  const opts = fanOutOptions(values);
+  return withClient(values, true, async (client) => {
+    waiting(`creating resource ${JSON.stringify(label)}`, opts);
+    const r = await client.createResource(label, { ...opts, challengeType: type as ChallengeType, minBits, halfLifeS });
+    print(values, { resource_id: r.resourceId, key: r.key, acks: r.acks, errors: r.errors }, `created ${keyText(r.key)}\n${acksText(r.acks, r.errors)}`);
+    return 0;
+  });
+}
+
+async function resourceGet(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...CLIENT_OPTIONS, ...FANOUT_OPTIONS });
+  if (values.help) return help('resource get');
+  const id = oneArgument(positionals, 'resource ID', 'resource get');
+  const opts = fanOutOptions(values);
+  return withClient(values, false, async (client) => {
+    waiting(`getting resource ${id}`, opts);
+    const r = await client.getResource(id, opts);
+    print(values, { resource: r.resource, acks: r.acks, errors: r.errors }, `${keyText(r.resource)}\n${acksText(r.acks, r.errors)}`);
+    return 0;
+  });
+}
+
+async function provider(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'register') return providerRegister(rest);
+  if (sub === 'unregister') return providerUnregister(rest);
+  if (sub === undefined || sub === '--help' || sub === '-h') return help('provider', sub === undefined ? 2 : 0);
+  throw new UsageError(`unknown command "provider ${sub}"`);
+}
+
+async function providerRegister(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...CLIENT_OPTIONS,
+    ...FANOUT_OPTIONS,
+    value: { type: 'string' },
+    service: { type: 'string' },
+    keep: { type: 'boolean' },
+    'renew-interval': { type: 'string' },
+    node: { type: 'boolean' },
+    'work-bits': { type: 'string' },
+  });
+  if (values.help) return help('provider register');
+  const id = oneArgument(positionals, 'resource ID', 'provider register');
+  if (typeof values.value !== 'string') throw new UsageError('provider register needs --value V');
+  if (values.node && values.keep) throw new UsageError('--node and --keep do not go together: the node renews the records it hosts');
+  const renewS = intFlag(values, 'renew-interval', 1);
+  if (renewS !== undefined && !values.keep) throw new UsageError('--renew-interval is for --keep');
+  const mining = progressWriter();
+  let mined: MiningProgress | null = null;
+  const opts = {
+    ...fanOutOptions(values),
+    serviceId: values.service as string | undefined,
+    workBits: intFlag(values, 'work-bits', 0, 255),
+    onProgress: (p: MiningProgress) => {
+      mined = p;
+      mining.update(miningText(p));
+    },
+  };
+  return withClient(values, true, async (client) => {
+    if (values.keep) return keepAlive(client, id, values.value as string, { ...opts, renewIntervalMs: (renewS ?? 3600) * 1000 }, values, mining);
+    waiting(`registering ${values.node ? 'the node' : 'you'} as a provider of ${id}`, opts);
+    const r = values.node ? await client.registerNodeProvider(id, values.value as string, opts) : await client.registerProvider(id, values.value as string, opts);
+    mining.done(mined ? `mined ${mined.bits} bits of work (at least ${mined.minBits}) in ${mined.tries} tries` : undefined);
+    const m = r.record.metadata;
+    const lifetime = values.node
+      ? 'The node hosts and renews this record.'
+      : 'This record lives until it expires (expired_timeout, 24 h by default): nothing renews it once this command exits; use --keep to keep it alive.';
+    print(
+      values,
+      { resource_id: id, record: r.record, acks: r.acks, errors: r.errors },
+      `registered provider of ${id}\n  host       ${m.peer_id}\n  issued_by  ${m.issued_by}\n  relay      ${m.relay_id[0] ?? '-'}\n  service    ${m.service_id[0] ?? '-'}\n  value      ${JSON.stringify(m.value)}\n${acksText(r.acks, r.errors)}\n${lifetime}`,
+    );
+    return 0;
+  });
+}
+
+/** `provider register --keep`: the registration machine keeps the provider alive until SIGINT / SIGTERM. */
+async function keepAlive(
+  client: SignpostClient,
+  id: string,
+  value: string,
+  opts: KeepAliveOptions,
+  values: ArgValues,
+  mining: ReturnType<typeof progressWriter>,
+): Promise<number> {
+  const registration = client.keepProviderAlive(id, value, opts);
+  const offConnection = client.onConnectionChange((status) =>
+    process.stderr.write(status === 'down' ? 'connection lost; reconnecting…\n' : 'connection back; re-registering\n'),
+  );
+  registration.onState((state, r) => {
+    mining.done();
+    process.stderr.write(`registration ${state}${r.lastError && ['retrying', 'failed', 'stopped'].includes(state) ? `: ${r.lastError}` : ''}\n`);
+  });
+  let signalled!: () => void;
+  // Ends at Ctrl-C / SIGTERM, or when the registration ends by itself (a permanent refusal).
+  const ended = new Promise<void>((resolve) => {
+    signalled = resolve;
+    registration.onState((state) => FINAL_REGISTRATION_STATES.includes(state) && resolve());
+  });
+  process.once('SIGINT', signalled);
+  process.once('SIGTERM', signalled);
+  try {
+    const record = await Promise.race([registration.registered(), ended.then(() => null)]).catch(() => null);
+    if (record) print(values, { resource_id: id, record }, `registered provider of ${id} (host ${record.metadata.peer_id}); keeping it alive until Ctrl-C`);
+    await ended;
+    const final = await registration.stop();
+    process.stderr.write(final === 'unregistered' ? `unregistered the provider of ${id}\n` : `registration ended: ${final}${registration.lastError ? `: ${registration.lastError}` : ''}\n`);
+    return final === 'unregistered' ? 0 : 1;
+  } finally {
+    process.off('SIGINT', signalled);
+    process.off('SIGTERM', signalled);
+    offConnection();
+  }
+}
+
+async function providerUnregister(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...CLIENT_OPTIONS, ...FANOUT_OPTIONS, peer: { type: 'string' }, node: { type: 'boolean' } });
+  if (values.help) return help('provider unregister');
+  const id = oneArgument(positionals, 'resource ID', 'provider unregister');
+  if (values.node && values.peer) throw new UsageError('give --peer PEER or --node, not both');
+  const opts = fanOutOptions(values);
+  return withClient(values, true, async (client) => {
+    const peerId = values.node ? (await client.nodeInfo()).peer_id : ((values.peer as string | undefined) ?? client.peerId);
+    waiting(`removing the provider of ${id} hosted by ${peerId}`, opts);
+    const r = await client.unregisterProvider(id, { ...opts, peerId });
+    print(values, { resource_id: id, tombstone: r.tombstone, acks: r.acks, errors: r.errors }, `unregistered the provider of ${id} hosted by ${peerId}\n${acksText(r.acks, r.errors)}`);
+    return 0;
+  });
+}
+
+async function resolve(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...CLIENT_OPTIONS, ...FANOUT_OPTIONS, service: { type: 'string' } });
+  if (values.help) return help('resolve');
+  const id = oneArgument(positionals, 'resource ID', 'resolve');
+  const opts = { ...fanOutOptions(values), serviceId: values.service as string | undefined };
+  return withClient(values, false, async (client) => {
+    waiting(`resolving the providers of ${id}`, opts);
+    const r = await client.resolveProviders(id, opts);
+    print(values, { resource_id: id, providers: r.providers, acks: r.acks, errors: r.errors }, `${providersText(r.providers)}\n${acksText(r.acks, r.errors)}`);
+    return 0;
+  });
+}
+
+async function peers(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, CLIENT_OPTIONS);
+  if (values.help) return help('peers');
+  if (positionals.length > 0) throw new UsageError(`peers takes no arguments, got ${positionals.join(' ')}`);
+  return withClient(values, false, async (client) => {
+    const list = await client.peers();
+    print(values, list, peersText(list));
+    return 0;
+  });
+}
+
+/** `watch ID`: prints the provider list at once and at every change until SIGINT / SIGTERM (exit 0). */
+async function watch(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, CLIENT_OPTIONS);
+  if (values.help) return help('watch');
+  const id = oneArgument(positionals, 'resource ID', 'watch');
+  return withClient(values, false, async (client) => {
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const offConnection = client.onConnectionChange((status) =>
+      process.stderr.write(status === 'down' ? 'connection lost; reconnecting…\n' : 'connection back; subscribed again\n'),
+    );
+    try {
+      const sub = await client.subscribe(
+        id,
+        (providers) => {
+          if (values.json) process.stdout.write(JSON.stringify({ resource_id: id, providers }) + '\n');
+          else process.stdout.write(`${new Date().toISOString()}  ${providers.length} provider${providers.length === 1 ? '' : 's'} of ${id}\n${providersText(providers)}\n\n`);
+        },
+        { onError: (e) => process.stderr.write(`signpost watch: ${e.message}\n`) },
+      );
+      process.stderr.write(`watching the providers of ${id}; Ctrl-C to stop\n`);
+      await stopped;
+      await sub.unsubscribe().catch(() => undefined);
+      return 0;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      offConnection();
+    }
+  });
+}
+
 class UsageError extends Error {}
 
 function help(command: string, status = 0): number {
@@ -327,6 +706,11 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'keygen') return keygen(rest);
     if (cmd === 'call') return await call(rest);
     if (cmd === 'actors') return await actors(rest);
+    if (cmd === 'resource') return await resource(rest);
+    if (cmd === 'provider') return await provider(rest);
+    if (cmd === 'resolve') return await resolve(rest);
+    if (cmd === 'peers') return await peers(rest);
+    if (cmd === 'watch') return await watch(rest);
     throw new UsageError(`unknown command "${cmd}"`);
   } catch (e) {
     if (e instanceof ConfigError || e instanceof UsageError || (e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {

@@ -125,6 +125,12 @@ export class RpcClient {
     this.sendRaw(JSON.stringify({ jsonrpc: '2.0', method, params }));
   }
 
+  /** Calls `fn` once when the connection closes (by either side); at once if it already has. */
+  onClose(fn: (error: RpcConnectionError) => void): void {
+    if (this.closed) queueMicrotask(() => fn(this.closed!));
+    else this.ws.once('close', () => fn(this.closed!));
+  }
+
   /** Listens to notifications the node sends (subscriptions). Returns the unsubscribe function. */
   onNotification(fn: (method: string, params: unknown) => void): () => void {
     this.listeners.add(fn);
