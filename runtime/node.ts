@@ -120,6 +120,7 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
     maxConcurrentRequests: config.max_concurrent_requests,
     serve: (from, req) => resources!.serve(from, req),
     onPeer: (peer) => dht?.seen(peer),
+    onBan: (peerId) => dht?.failed(peerId),
     log,
   });
   opened.push(transport);

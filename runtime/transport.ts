@@ -46,6 +46,8 @@ export interface TransportOptions {
   serve(from: PeerLink, req: PeerRequest): Promise<unknown>;
   /** A peer authenticated (either direction). */
   onPeer(peer: PeerLink): void;
+  /** A peer was banned (it should leave the routing table, not be handed out to others). */
+  onBan?(peerId: string): void;
   log: Logger;
   handshakeTimeoutMs?: number;
   /** A connection with nothing in flight for this long is closed. */
@@ -60,6 +62,8 @@ const CLOSE_HANDSHAKE_FAILED = 4001;
 const CLOSE_NO_COMMON_VERSION = 4002;
 const CLOSE_BANNED = 4003;
 const CLOSE_MISBEHAVIOUR = 1008;
+/** An oversized frame costs more than a malformed one: the peer made us read up to the limit. */
+const OVERSIZED_FRAME_POINTS = 4;
 
 interface Pending {
   resolve(r: unknown): void;
@@ -79,6 +83,7 @@ class PeerConnection {
   private nextId = 1;
   private servingCount = 0;
   private closed = false;
+  private oversized = false;
   private settleReady!: { resolve(p: PeerLink): void; reject(e: Error): void };
 
   constructor(
@@ -92,7 +97,11 @@ class PeerConnection {
     this.ready.then(() => clearTimeout(handshakeTimer), () => clearTimeout(handshakeTimer));
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
-    ws.on('error', () => undefined); // 'close' follows
+    // 'close' follows every error. A frame over maxPayload is refused by ws itself: the peer sees 1009,
+    // but this side's close event says 1006, so the error is where the oversized frame is noticed.
+    ws.on('error', (e: Error & { code?: string }) => {
+      if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.oversized = true;
+    });
     ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
     const hello = () => this.send({ t: 'hello', versions: [...WIRE_VERSIONS], peer_id: t.identity.peerId, nonce: this.nonce, address: t.opts.ownAddress() });
     if (ws.readyState === WebSocket.OPEN) hello();
@@ -233,7 +242,7 @@ class PeerConnection {
   private onClosed(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    if (code === 1009 && this.remote) this.t.penalise(this.remote.peerId, 4);
+    if ((this.oversized || code === 1009) && this.remote) this.t.penalise(this.remote.peerId, OVERSIZED_FRAME_POINTS);
     const who = this.remote?.peerId ?? this.label;
     const error = new SignpostError('peer_unreachable', `connection to ${who} closed (${code}${reason ? ` ${reason}` : ''})`);
     this.settleReady.reject(error);
@@ -324,6 +333,7 @@ export class Transport {
     this.bans.set(peerId, now + (this.opts.banMs ?? 600_000));
     this.penalties.delete(peerId);
     this.opts.log.warn('peer banned for misbehaviour', { peer: peerId, ban_ms: this.opts.banMs ?? 600_000 });
+    this.opts.onBan?.(peerId);
     for (const c of this.all) if (c.remote?.peerId === peerId) c.close(CLOSE_MISBEHAVIOUR, 'misbehaviour budget exceeded');
     return true;
   }
