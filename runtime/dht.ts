@@ -1,7 +1,8 @@
 /**
- * The node's place in the Kademlia network (SPEC §5): its routing table, fed by every authenticated peer;
- * ping-before-evict; bootstrap with retry and backoff; bucket refresh; and lookups, each one a lookup
- * actor (actors/lookup.ts), shared while in flight for the same target.
+ * The node's place in the Kademlia network (SPEC §5): its routing table, fed by every authenticated peer
+ * (refreshed by the messages it sends); ping-before-evict; bootstrap with retry and backoff, ending with
+ * a lookup of itself and of each bucket beyond its closest neighbour; bucket refresh; and lookups, each one
+ * a lookup actor (actors/lookup.ts), shared while in flight for the same target.
  *
  * Transport timing (pings, backoff, refresh, lookup timeouts) uses the wall clock in both clock modes
  * (SPEC §10); `last_seen` in `node.peers` is reported on the node clock.
@@ -9,7 +10,7 @@
 import { createActor, fromCallback, toPromise, type Actor } from 'xstate';
 import { lookupMachine, type LookupCandidate, type LookupOutput } from '../actors/lookup.js';
 import { fromHex, toHex } from '../protocols/encoding.js';
-import { RoutingTable, closestOf, distanceBucket, nodeLocation, randomLocationInBucket, type Contact } from '../protocols/kademlia.js';
+import { LOCATION_BYTES, RoutingTable, closestOf, distanceBucket, nodeLocation, randomLocationInBucket, type Contact } from '../protocols/kademlia.js';
 import { randomBytes } from '../protocols/crypto.js';
 import { parseFindNodeResult, type PeerAddress } from '../protocols/wire.js';
 import { InspectionTracker, actorNotFound, machineJson, type ActorDetail, type ActorEvent, type ActorSummary } from './actor-view.js';
@@ -53,6 +54,9 @@ const BACKOFF_MAX_MS = 30_000;
 const QUERY_TIMEOUT_MS = 2000;
 
 export const LOOKUP_ACTOR_PREFIX = 'lookup:';
+/** How long (wall clock) a converged lookup's neighbourhood is reused while the routing table is unchanged. */
+const NEIGHBOURHOOD_REUSE_MS = 5000;
+const MAX_RECENT_LOOKUPS = 10_000;
 
 interface LiveLookup {
   actor: Actor<typeof lookupMachine>;
@@ -67,6 +71,9 @@ export class Dht {
   private readonly lastSeenClock = new Map<string, number>();
   private readonly lookups = new Map<string, LiveLookup>();
   private readonly pinging = new Set<string>();
+  /** Converged lookups by target (hex), for `recentLookup`; `membership` counts routing-table changes. */
+  private readonly recent = new Map<string, { at: number; membership: number; output: LookupOutput }>();
+  private membership = 0;
   private readonly inspection: InspectionTracker;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private nextLookup = 1;
@@ -97,6 +104,7 @@ export class Dht {
     const contact: Contact = { peerId: peer.peerId, address: peer.address, location, lastSeen: Date.now() };
     const outcome = this.table.add(contact);
     if (outcome.kind === 'self') return;
+    if (outcome.kind === 'added') this.membership++;
     this.lastSeenClock.set(peer.peerId, this.opts.now());
     if (outcome.kind === 'full') void this.pingThenEvict(outcome.oldest, contact);
   }
@@ -104,7 +112,10 @@ export class Dht {
   /** A peer did not answer: it leaves the table (it comes back when it is heard from again). */
   failed(peerId: string): void {
     const location = nodeLocation(peerId);
-    if (location && this.table.remove(peerId, location)) this.lastSeenClock.delete(peerId);
+    if (location && this.table.remove(peerId, location)) {
+      this.lastSeenClock.delete(peerId);
+      this.membership++;
+    }
   }
 
   /** `find_node`: the k contacts this node knows closest to `target`. */
@@ -117,11 +128,31 @@ export class Dht {
    * included when it is among them.
    */
   async neighbourhood(target: Uint8Array, timeoutMs: number, k = this.opts.k): Promise<{ nodes: Neighbour[]; lookup: LookupOutput }> {
-    const lookup = await this.lookup(target, timeoutMs);
+    const lookup = await this.recentLookup(target, timeoutMs);
     const self = { peerId: this.opts.self.peerId, address: null, location: this.location, self: true };
     const found = lookup.closest.map((c) => ({ peerId: c.peerId, address: c.address, location: fromHex(c.location), self: false }));
     const nodes = closestOf([self, ...found], target, k).map(({ peerId, address, self }) => ({ peerId, address, self }));
     return { nodes, lookup };
+  }
+
+  /**
+   * A lookup of `target` that converged less than NEIGHBOURHOOD_REUSE_MS ago while the routing table has
+   * kept the same members, or a new one. Repeated calls for one resource (a register then a resolve, a
+   * client polling) then cost one lookup, not one each; a node joining, leaving or failing to answer
+   * changes the table and ends the reuse at once.
+   */
+  private async recentLookup(target: Uint8Array, timeoutMs: number): Promise<LookupOutput> {
+    const hex = toHex(target);
+    const now = Date.now();
+    const hit = this.recent.get(hex);
+    if (hit && hit.membership === this.membership && now - hit.at < NEIGHBOURHOOD_REUSE_MS) return hit.output;
+    const membership = this.membership;
+    const output = await this.lookup(target, timeoutMs);
+    if (!output.timedOut && membership === this.membership) {
+      if (this.recent.size >= MAX_RECENT_LOOKUPS) this.recent.clear();
+      this.recent.set(hex, { at: Date.now(), membership, output });
+    }
+    return output;
   }
 
   /** An iterative lookup of `target`; a lookup of the same target already running is shared. */
@@ -218,6 +249,7 @@ export class Dht {
       this.table.add({ ...oldest, lastSeen: Date.now() });
     } catch {
       if (this.table.replace(oldest, candidate)) {
+        this.membership++;
         this.lastSeenClock.delete(oldest.peerId);
         this.lastSeenClock.set(candidate.peerId, this.opts.now());
       }
@@ -233,12 +265,27 @@ export class Dht {
       async () => {
         this.opts.log.info('bootstrapped', { from: url });
         await this.lookup(this.location, this.opts.requestTimeoutMs).catch(() => undefined);
+        await this.refreshBeyondClosest();
       },
       (e) => {
         this.opts.log.warn('bootstrap failed; retrying', { from: url, error: (e as Error).message, retry_in_ms: backoffMs });
         this.later(() => this.bootstrapFrom(url, Math.min(backoffMs * 2, BACKOFF_MAX_MS)), backoffMs);
       },
     );
+  }
+
+  /**
+   * The last step of joining (Kademlia paper, section 2.3): a lookup of a random location in every bucket
+   * farther than the closest neighbour. The lookup of itself only met the nodes closest to this one; these
+   * meet the nodes of each farther region, and those for which this node is among the closest learn of it
+   * now rather than at the next refresh (without it, lookups right after a join can miss a new node).
+   */
+  private async refreshBeyondClosest(): Promise<void> {
+    const [closest] = this.table.closest(this.location, 1);
+    if (!closest || this.stopped) return;
+    for (let b = this.table.bucketOf(closest.location) + 1; b < LOCATION_BYTES * 8 && !this.stopped; b++) {
+      await this.lookup(randomLocationInBucket(this.location, b, randomBytes(32)), this.opts.requestTimeoutMs).catch(() => undefined);
+    }
   }
 
   /** Bucket refresh: a lookup of this node and of a random location in every non-empty bucket. */

@@ -161,7 +161,7 @@ export class Resources {
         const { nodes } = await this.opts.dht.neighbourhood(target, this.opts.requestTimeoutMs);
         const params = { key: item.key, records: item.records, tombstones: item.tombstones };
         const results = await Promise.allSettled(
-          nodes.filter((n) => !n.self).map((n) => this.opts.transport.request(n, 'republish', params, this.opts.requestTimeoutMs)),
+          nodes.filter((n) => !n.self).map((n) => this.send(n, 'republish', params, this.opts.requestTimeoutMs)),
         );
         for (const r of results) r.status === 'fulfilled' ? pushes++ : failed++;
       }
@@ -181,6 +181,16 @@ export class Resources {
   }
 
   // ---- internals ----
+
+  /** One request to a peer of the neighbourhood; a peer that cannot be reached leaves the routing table. */
+  private async send(n: Neighbour, method: string, params: object, timeoutMs: number): Promise<unknown> {
+    try {
+      return await this.opts.transport.request(n, method, params, timeoutMs);
+    } catch (e) {
+      if (e instanceof SignpostError && e.code === 'peer_unreachable') this.opts.dht.failed(n.peerId);
+      throw e;
+    }
+  }
 
   private async localItem(keyId: string): Promise<KeyItem> {
     const [item] = await this.opts.shards.listItems([keyId]);
@@ -207,7 +217,7 @@ export class Resources {
     const deadline = Date.now() + f.timeoutMs;
     const nodes = await this.neighbourhood(keyId, deadline);
     return quorum(nodes, f.ack, deadline, (n, ms) =>
-      n.self ? this.opts.shards.request(keyId, local) : this.opts.transport.request(n, method, params, ms),
+      n.self ? this.opts.shards.request(keyId, local) : this.send(n, method, params, ms),
     );
   }
 
@@ -230,7 +240,7 @@ export class Resources {
 
   private async fetch(n: Neighbour, keyId: string, timeoutMs: number): Promise<KeyItem> {
     if (n.self) return this.localItem(keyId);
-    return this.checked(n.peerId, keyId, await this.opts.transport.request(n, 'get', { key_id: keyId }, timeoutMs));
+    return this.checked(n.peerId, keyId, await this.send(n, 'get', { key_id: keyId }, timeoutMs));
   }
 
   /** A peer's `get` answer with every signature checked; a forged or altered object fails the answer. */

@@ -44,7 +44,7 @@ export interface TransportOptions {
   maxConcurrentRequests: number;
   /** Serves an authenticated peer's request; a SignpostError becomes an `err` frame with its code. */
   serve(from: PeerLink, req: PeerRequest): Promise<unknown>;
-  /** A peer authenticated (either direction). */
+  /** A peer authenticated (either direction), and again when it sends frames afterwards (at most once a second). */
   onPeer(peer: PeerLink): void;
   /** A peer was banned (it should leave the routing table, not be handed out to others). */
   onBan?(peerId: string): void;
@@ -62,6 +62,8 @@ const CLOSE_HANDSHAKE_FAILED = 4001;
 const CLOSE_NO_COMMON_VERSION = 4002;
 const CLOSE_BANNED = 4003;
 const CLOSE_MISBEHAVIOUR = 1008;
+/** A peer's frames refresh it in the routing table at most this often (per connection). */
+const HEARD_EVERY_MS = 1000;
 /** An oversized frame costs more than a malformed one: the peer made us read up to the limit. */
 const OVERSIZED_FRAME_POINTS = 4;
 
@@ -82,6 +84,8 @@ class PeerConnection {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private servingCount = 0;
+  /** When this peer was last reported to `onPeer` (wall clock ms); the handshake reports it first. */
+  private lastHeard = 0;
   private closed = false;
   private oversized = false;
   private settleReady!: { resolve(p: PeerLink): void; reject(e: Error): void };
@@ -158,6 +162,7 @@ class PeerConnection {
       return this.violation((e as Error).message);
     }
     if (!this.remote) return this.handshake(f);
+    this.heard();
     switch (f.t) {
       case 'req':
         return this.serve(f.id, f.method, f.params);
@@ -174,6 +179,19 @@ class PeerConnection {
       default:
         return this.violation(`unexpected ${f.t} after the handshake`);
     }
+  }
+
+  /**
+   * Kademlia's rule: a message from a peer refreshes it in the routing table, so a peer dropped after one
+   * slow answer comes back once it is heard from again on this same connection. At most once a second
+   * per connection: a full bucket pings its oldest contact for each report of a newcomer. A banned peer's
+   * last frames, read while its connection closes, do not bring it back.
+   */
+  private heard(): void {
+    const now = Date.now();
+    if (this.closed || now - this.lastHeard < HEARD_EVERY_MS || this.t.isBanned(this.remote!.peerId)) return;
+    this.lastHeard = now;
+    this.t.opts.onPeer(this.remote!);
   }
 
   private handshake(f: Frame): void {
@@ -193,6 +211,7 @@ class PeerConnection {
       const ok = f.version === this.version && verifyStrict(publicKeyOf(them)!, p2pAuthDigest(this.nonce, this.t.identity.peerId, them), f.signature);
       if (!ok) return this.close(CLOSE_HANDSHAKE_FAILED, 'handshake signature does not verify');
       this.remote = { peerId: them, address: this.theirHello.address };
+      this.lastHeard = Date.now();
       this.settleReady.resolve(this.remote);
       return;
     }
