@@ -29,7 +29,7 @@ function setup(opts: { start?: number; meta?: { [name: string]: number }; interv
   const jobs: JobSpec[] = [
     { kind: 'republish', interval: iv.republish, work: { evicting: note('republish'), pushing: async ({ previous }) => previous } },
     { kind: 'gc', interval: iv.gc, work: { collecting: note('gc') } },
-    { kind: 'renew', interval: iv.renew, work: { renewing: note('renew') } },
+    { kind: 'renew', interval: iv.renew, work: { renewing: note('renew'), publishing: async ({ previous }) => previous } },
   ];
   const store = metaStore(opts.meta);
   const scheduler = new Scheduler({ clock, store, jobs, log: logger('error', () => undefined), onInspect: (e) => events.push(e) });
