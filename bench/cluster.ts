@@ -347,7 +347,7 @@ async function lookupHops(nodes: LocalNode[], targets: string[]): Promise<void> 
         timed_out: timedOut,
         note:
           variant === 'routing_table'
-            ? "the nodes expose no hop count (no metric or RPC): measured by running the node's lookup machine (actors/lookup.ts) here over real p2p find_node, seeded with the node's routing table (node.peers); hop = 1 for a seed, n + 1 for a node learnt from a hop-n node; hops = the highest among the K closest found"
+            ? "a node exposes only the sum of its lookups' hops (signpost_lookup_hops_total): the distribution is measured by running the node's lookup machine (actors/lookup.ts) here over real p2p find_node, seeded with the node's routing table (node.peers); hop = 1 for a seed, n + 1 for a node learnt from a hop-n node; hops = the highest among the K closest found"
             : 'seeded with the first node only, as a node that has just bootstrapped from it',
       });
     }
