@@ -19,7 +19,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { useCryptoBackend } from '../protocols/crypto.js';
 import type { Identity } from '../protocols/identity.js';
 import { resourceId } from '../protocols/objects.js';
@@ -28,7 +27,7 @@ import { makeKey, makeMetadata, makeRecord } from '../protocols/signed.js';
 import { DEFAULT_RULE_CONFIG, type Key, type Record as ProviderRecord } from '../protocols/types.js';
 import { parseRecord } from '../protocols/validate.js';
 import { nodeCryptoBackend } from '../runtime/crypto-node.js';
-import { benchIdentity, percentile, startNodeProcess, verifyBaseline } from './common.js';
+import { benchIdentity, coresAvailable, ownCpuSeconds, percentile, startNodeProcess, verifyBaseline } from './common.js';
 import { logger } from '../runtime/log.js';
 import { RpcClient } from '../runtime/rpc-client.js';
 import { toStoreWrites } from '../runtime/shard.js';
@@ -70,11 +69,6 @@ function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** This process's CPU seconds (all threads: main, shard workers, LMDB, GC). */
-function ownCpuSeconds(): number {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1e6;
-}
 
 const load1 = () => round(loadavg()[0], 2);
 
@@ -124,23 +118,6 @@ function makeWorkload(keys: number, perKey: number, now: number): Workload {
 }
 
 
-/**
- * Cores this process obtains right now for `threads` busy threads (CPU seconds ÷ wall seconds): on a
- * shared machine the W = 2 runs cannot use more than this, whatever the runtime does.
- */
-async function coresAvailable(threads: number, ms: number): Promise<number> {
-  const busy = `const end = performance.now() + ${ms}; let x = 0; while (performance.now() < end) x = (x * 31 + 7) | 0; import('node:worker_threads').then((m) => m.parentPort.postMessage(x));`;
-  const cpu0 = ownCpuSeconds();
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: threads }, async () => {
-      const w = new Worker(busy, { eval: true });
-      await new Promise((resolve) => w.once('message', resolve));
-      await w.terminate();
-    }),
-  );
-  return (ownCpuSeconds() - cpu0) / ((performance.now() - t0) / 1000);
-}
 
 const PUT_WINDOW = 4096;
 

@@ -28,7 +28,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { createActor, fromCallback, toPromise } from 'xstate';
 import { lookupMachine, type LookupCandidate, type LookupOutput } from '../actors/lookup.js';
 import { useCryptoBackend } from '../protocols/crypto.js';
@@ -44,7 +43,7 @@ import { logger } from '../runtime/log.js';
 import { RpcClient } from '../runtime/rpc-client.js';
 import { Transport } from '../runtime/transport.js';
 import { LocalCluster, type LocalNode } from '../scripts/local-cluster.js';
-import { benchIdentity, percentile } from './common.js';
+import { benchIdentity, coresAvailable, percentile } from './common.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const NODES = Number(process.env.BENCH_NODES ?? 20);
@@ -228,27 +227,6 @@ function ratios(m: Measured, base: Measured | undefined) {
   return { ratio_p50: round(m.p50 / base.p50, 1), ratio_p99: round(m.p99 / base.p99, 1), ratio_ops_per_s: round(m.opsPerS / base.opsPerS, 3) };
 }
 
-/**
- * Cores this process obtains right now for two busy threads (CPU seconds ÷ wall seconds): on a shared
- * machine the figures below mean little when this is well under 2.
- */
-async function coresAvailable(threads = 2, ms = 500): Promise<number> {
-  const busy = `const end = performance.now() + ${ms}; let x = 0; while (performance.now() < end) x = (x * 31 + 7) | 0; import('node:worker_threads').then((m) => m.parentPort.postMessage(x));`;
-  const cpu = () => {
-    const c = process.cpuUsage();
-    return (c.user + c.system) / 1e6;
-  };
-  const cpu0 = cpu();
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: threads }, async () => {
-      const w = new Worker(busy, { eval: true });
-      await new Promise((resolve) => w.once('message', resolve));
-      await w.terminate();
-    }),
-  );
-  return round((cpu() - cpu0) / ((performance.now() - t0) / 1000), 2);
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Lookup hops: the node's lookup machine, driven from here over real find_node requests.
@@ -360,7 +338,7 @@ async function lookupHops(nodes: LocalNode[], targets: string[]): Promise<void> 
 
 async function main(): Promise<void> {
   useCryptoBackend(nodeCryptoBackend());
-  const coresBefore = await coresAvailable();
+  const coresBefore = round(await coresAvailable(2, 500), 2);
   const cluster = new LocalCluster({
     nodes: NODES,
     workers: WORKERS,

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { base64urlDecode } from '../protocols/encoding.js';
 import { identityFromSeed, publicKeyOf, type Identity } from '../protocols/identity.js';
 import { metadataDigest, recordDigest } from '../protocols/objects.js';
@@ -76,4 +77,29 @@ export async function startNodeProcess(dataDir: string, env: Record<string, stri
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** This process's CPU seconds (all threads: main, workers, LMDB, GC). */
+export function ownCpuSeconds(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1e6;
+}
+
+/**
+ * Cores this process obtains right now for `threads` busy threads (CPU seconds ÷ wall seconds): on a
+ * shared machine a run cannot use more than this, whatever the code does, and its figures mean little
+ * when this is well under the thread count.
+ */
+export async function coresAvailable(threads: number, ms: number): Promise<number> {
+  const busy = `const end = performance.now() + ${ms}; let x = 0; while (performance.now() < end) x = (x * 31 + 7) | 0; import('node:worker_threads').then((m) => m.parentPort.postMessage(x));`;
+  const cpu0 = ownCpuSeconds();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: threads }, async () => {
+      const w = new Worker(busy, { eval: true });
+      await new Promise((resolve) => w.once('message', resolve));
+      await w.terminate();
+    }),
+  );
+  return (ownCpuSeconds() - cpu0) / ((performance.now() - t0) / 1000);
 }
