@@ -200,9 +200,17 @@ async function nodeStart(args: string[]): Promise<number> {
   // the process, so a supervisor that stops the node right after the start line would get an unclean exit.
   let stop: ((signal: string) => void) | null = null;
   let early: string | null = null;
-  const onSignal = (signal: NodeJS.Signals) => (stop ? stop(signal) : (early ??= signal));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Kept for the whole run: a second Ctrl-C while the node stops must not take the default action either.
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    if (stop) {
+      stopping = true;
+      stop(signal);
+    } else early ??= signal;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const node = await startNode(config, log);
   process.stdout.write(`Signpost node ${node.identity.peerId} listening: rpc ${node.rpcUrl} visualiser ${node.visualiserUrl}\n`);
   log.info('node started', { peer_id: node.identity.peerId, data_dir: config.data_dir, clock: config.clock });
@@ -217,7 +225,10 @@ async function nodeStart(args: string[]): Promise<number> {
         resolve();
       });
     };
-    if (early !== null) stop(early);
+    if (early !== null) {
+      stopping = true;
+      stop(early);
+    }
   });
   return 0;
 }

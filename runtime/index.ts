@@ -3,7 +3,7 @@
  * protocol objects.
  */
 export { startNode, type RunningNode } from './node.js';
-export { RpcClient, RpcError } from './rpc-client.js';
+export { RpcClient, RpcConnectionError, RpcError } from './rpc-client.js';
 export {
   SignpostClient,
   ProviderRegistration,

@@ -304,3 +304,14 @@ describe('configuration errors (SPEC §12)', () => {
     expect(await Promise.all([flag.stop(), env.stop(), fromFile.stop()])).toEqual([0, 0, 0]);
   });
 });
+
+describe('signpost node start: a second signal while stopping', () => {
+  it('a double Ctrl-C still stops the node cleanly (exit 0, "stopped" logged once)', async () => {
+    const node = await startNodeProcess({ env: { workers: 1 } });
+    node.child.kill('SIGINT');
+    node.child.kill('SIGINT');
+    node.child.kill('SIGTERM');
+    expect(await node.stop()).toBe(0);
+    expect(node.stderr().match(/"msg":"stopped"/g)).toHaveLength(1);
+  });
+});
