@@ -71,6 +71,11 @@ export class CanonicalWriter {
     return this;
   }
 
+  /** Bytes written so far (where the next field starts). */
+  get length(): number {
+    return this.size;
+  }
+
   finish(): Uint8Array {
     const out = new Uint8Array(this.size);
     let off = 0;

@@ -42,20 +42,18 @@ export function keyDigest(k: Key): Uint8Array {
   );
 }
 
-export function metadataDigest(m: RecordMetadata): Uint8Array {
-  return sha256(
-    new CanonicalWriter()
-      .str('signpost/record-metadata/v1')
-      .str(m.key_id)
-      .str(m.issued_by)
-      .str(m.peer_id)
-      .u64(m.timestamp_issued)
-      .bytes(b64(m.solution))
-      .str(m.value)
-      .list(m.relay_id)
-      .list(m.service_id)
-      .finish(),
-  );
+export function metadataDigest(m: Omit<RecordMetadata, 'issuer_signature'>): Uint8Array {
+  return sha256(metadataPreimage(m).bytes);
+}
+
+/**
+ * The bytes `metadata_digest` hashes (SPEC §3.2), and the offset of the solution's own bytes in them: a
+ * proof-of-work search (pow.ts) rewrites only those between two hashes.
+ */
+export function metadataPreimage(m: Omit<RecordMetadata, 'issuer_signature'>): { bytes: Uint8Array; solutionAt: number } {
+  const w = new CanonicalWriter().str('signpost/record-metadata/v1').str(m.key_id).str(m.issued_by).str(m.peer_id).u64(m.timestamp_issued);
+  const solutionAt = w.length + 4; // after the u32 length of bytes(solution)
+  return { bytes: w.bytes(b64(m.solution)).str(m.value).list(m.relay_id).list(m.service_id).finish(), solutionAt };
 }
 
 export function recordDigest(r: Record, mdDigest: Uint8Array = metadataDigest(r.metadata)): Uint8Array {

@@ -1,10 +1,10 @@
 /**
  * Access policies and time-decaying proof of work (SPEC §6).
  */
-import { CanonicalWriter } from './encoding.js';
+import { CanonicalWriter, base64urlEncode } from './encoding.js';
 import { sha256 } from './crypto.js';
-import { b64 } from './objects.js';
-import type { Key } from './types.js';
+import { b64, metadataPreimage } from './objects.js';
+import type { Key, RecordMetadata } from './types.js';
 
 /** What a key's `challenge_type` and `challenge` mean, parsed once. */
 export type KeyPolicy =
@@ -43,7 +43,53 @@ export function hashcashChallenge(minBits: number, halfLife: number): Uint8Array
 
 /** The work hash `sha256(str("signpost/pow/v1") ‖ bytes(metadata_digest))`. */
 export function workHash(metadataDigest: Uint8Array): Uint8Array {
-  return sha256(new CanonicalWriter().str('signpost/pow/v1').bytes(metadataDigest).finish());
+  return sha256(workPreimage(metadataDigest));
+}
+
+function workPreimage(metadataDigest: Uint8Array): Uint8Array {
+  return new CanonicalWriter().str('signpost/pow/v1').bytes(metadataDigest).finish();
+}
+
+/** What an issuer mines for: the metadata without its solution and signature, and the bits it needs. */
+export interface WorkSearch {
+  metadata: Omit<RecordMetadata, 'solution' | 'issuer_signature'>;
+  minBits: number;
+}
+
+/** A solution is an 8-byte little-endian counter. */
+const SOLUTION_BYTES = 8;
+
+function writeCounter(into: Uint8Array, at: number, counter: number): void {
+  const view = new DataView(into.buffer, into.byteOffset + at, SOLUTION_BYTES);
+  view.setUint32(0, counter % 2 ** 32, true);
+  view.setUint32(4, Math.floor(counter / 2 ** 32), true);
+}
+
+/** The `solution` field (base64url) of counter `counter`. */
+export function counterSolution(counter: number): string {
+  const b = new Uint8Array(SOLUTION_BYTES);
+  writeCounter(b, 0, counter);
+  return base64urlEncode(b);
+}
+
+/**
+ * Tries the solutions `start .. start + count − 1` (SPEC §6): the first whose work hash has at least
+ * `minBits` leading zero bits, or null with the best bits seen. Both preimages are laid out once, so a try
+ * rewrites the 8 solution bytes and hashes twice.
+ */
+export function searchSolution(job: WorkSearch, start: number, count: number): { solution: string | null; bits: number; tries: number } {
+  const { bytes, solutionAt } = metadataPreimage({ ...job.metadata, solution: counterSolution(0) });
+  const work = workPreimage(new Uint8Array(32));
+  const digestAt = work.length - 32;
+  let best = 0;
+  for (let i = 0; i < count; i++) {
+    writeCounter(bytes, solutionAt, start + i);
+    work.set(sha256(bytes), digestAt);
+    const bits = leadingZeroBits(sha256(work));
+    if (bits > best) best = bits;
+    if (bits >= job.minBits) return { solution: counterSolution(start + i), bits, tries: i + 1 };
+  }
+  return { solution: null, bits: best, tries: count };
 }
 
 /** Number of leading zero bits. */

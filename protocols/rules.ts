@@ -338,18 +338,22 @@ export function checkKeyTime(key: Key, ctx: RuleContext): void {
   assertNotInFuture("Key can't be registered", 'timestamp_created', key.timestamp_created, ctx);
 }
 
+// SPEC §4.1: a record is not issued after it was created (the one time rule that needs no clock).
+export function checkRecordOrder(record: Record): void {
+  const issued = record.metadata.timestamp_issued;
+  const created = record.timestamp_created;
+  if (issued > created) {
+    throw new SignpostError('invalid_record', `Record is issued after it was created: timestamp_issued ${issued} > timestamp_created ${created}`);
+  }
+}
+
 // SPEC §4.1: record checks in order — created in future, issued in future, issued after created, expired.
 export function checkRecordTime(record: Record, ctx: RuleContext): void {
   const issued = record.metadata.timestamp_issued;
   const created = record.timestamp_created;
   assertNotInFuture("Record can't be created", 'timestamp_created', created, ctx);
   assertNotInFuture("Record can't be issued", 'timestamp_issued', issued, ctx);
-  if (issued > created) {
-    throw new SignpostError(
-      'invalid_record',
-      `Record is issued after it was created: timestamp_issued ${issued} > timestamp_created ${created}`,
-    );
-  }
+  checkRecordOrder(record);
   assertNotExpired('Record', 'timestamp_created', created, ctx);
 }
 

@@ -7,7 +7,7 @@ import { base64urlEncode, toHex } from './encoding.js';
 import { verifyStrict } from './crypto.js';
 import { publicKeyOf, sign, type Identity } from './identity.js';
 import { b64, keyDigest, metadataDigest, recordDigest, resourceId, tombstoneDigest } from './objects.js';
-import { leadingZeroBits, workHash } from './pow.js';
+import { leadingZeroBits, searchSolution, workHash } from './pow.js';
 import type { ChallengeType, Key, Record, RecordEntry, RecordMetadata, Tombstone, TombstoneEntry } from './types.js';
 
 function check(ok: boolean, what: string): void {
@@ -144,13 +144,7 @@ export function makeTombstone(issuer: Identity, f: { key_id: string; peer_id: st
  * bits; returns the signed metadata. Bounded by `maxTries`.
  */
 export function mineMetadata(issuer: Identity, f: MetadataFields, minBits: number, maxTries = 1 << 26): RecordMetadata {
-  const sol = new Uint8Array(8);
-  const view = new DataView(sol.buffer);
-  for (let i = 0; i < maxTries; i++) {
-    view.setUint32(0, i, true);
-    const candidate = { ...f, solution: base64urlEncode(sol) };
-    const unsigned = unsignedMetadata(issuer.peerId, candidate);
-    if (leadingZeroBits(workHash(metadataDigest(unsigned))) >= minBits) return makeMetadata(issuer, candidate);
-  }
-  throw new Error(`no solution with ${minBits} bits in ${maxTries} tries`);
+  const { solution } = searchSolution({ metadata: unsignedMetadata(issuer.peerId, { ...f, solution: '' }), minBits }, 0, maxTries);
+  if (solution === null) throw new Error(`no solution with ${minBits} bits in ${maxTries} tries`);
+  return makeMetadata(issuer, { ...f, solution });
 }

@@ -26,6 +26,13 @@ export function expectFields(x: unknown, path: string, required: readonly string
   return x;
 }
 
+/** A list of at most `max` items (their checks are the caller's). */
+export function expectList(x: unknown, path: string, max: number): unknown[] {
+  if (!Array.isArray(x)) throw bad(`${path} must be a list`);
+  if (x.length > max) throw bad(`${path} holds at most ${max} items`);
+  return x;
+}
+
 /** A well-formed UTF-8 string of minBytes..maxBytes bytes. */
 export function expectString(x: unknown, path: string, maxBytes = Infinity, minBytes = 0): string {
   if (typeof x !== 'string') throw bad(`${path} must be a string`);

@@ -36,6 +36,7 @@ import { SignpostError } from './errors.js';
 import { isValidPeerId } from './identity.js';
 import {
   expectFields,
+  expectList,
   expectResourceId,
   expectString,
   isPlainObject,
@@ -160,7 +161,7 @@ export function parsePeerRequest(method: string, p: unknown): PeerRequest {
       return { method, key_id: expectResourceId(expectFields(p, 'params', ['key_id']).key_id, 'key_id') };
     case 'republish': {
       const q = expectFields(p, 'params', ['key', 'records', 'tombstones']);
-      return { method, key: parseKey(q.key), records: expectList(q.records, 'records'), tombstones: expectList(q.tombstones, 'tombstones') };
+      return { method, key: parseKey(q.key), records: expectList(q.records, 'records', MAX_REPUBLISH_ENTRIES), tombstones: expectList(q.tombstones, 'tombstones', MAX_REPUBLISH_ENTRIES) };
     }
     default:
       throw new SignpostError('method_not_found', `unknown peer method ${JSON.stringify(method).slice(0, 40)}`);
@@ -192,8 +193,8 @@ export function parseKeyContents(r: unknown): KeyContents {
   const q = expectFields(r, 'result', ['key', 'records', 'tombstones']);
   return {
     key: parseKey(q.key),
-    records: expectList(q.records, 'records').map((x, i) => parseRecord(x, `records[${i}]`)),
-    tombstones: expectList(q.tombstones, 'tombstones').map((x, i) => parseTombstone(x, `tombstones[${i}]`)),
+    records: expectList(q.records, 'records', MAX_REPUBLISH_ENTRIES).map((x, i) => parseRecord(x, `records[${i}]`)),
+    tombstones: expectList(q.tombstones, 'tombstones', MAX_REPUBLISH_ENTRIES).map((x, i) => parseTombstone(x, `tombstones[${i}]`)),
   };
 }
 
@@ -221,10 +222,5 @@ function expectBin(x: unknown, path: string, length: number): void {
 
 function expectId(x: unknown): number {
   if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new SignpostError('invalid_request', 'id must be a u32');
-  return x;
-}
-
-function expectList(x: unknown, path: string): unknown[] {
-  if (!Array.isArray(x) || x.length > MAX_REPUBLISH_ENTRIES) throw new SignpostError('invalid_params', `${path} must be a list of at most ${MAX_REPUBLISH_ENTRIES}`);
   return x;
 }

@@ -15,21 +15,15 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { sha256 } from '../protocols/crypto.js';
-import { CanonicalWriter, base64urlEncode } from '../protocols/encoding.js';
-import { metadataDigest } from '../protocols/objects.js';
-import { leadingZeroBits, workHash } from '../protocols/pow.js';
+import { counterSolution, searchSolution, type WorkSearch } from '../protocols/pow.js';
 import type { RecordMetadata } from '../protocols/types.js';
 import { startWorker } from './worker-host.js';
 
 /** The metadata to mine for: every field the digest covers but `solution` (the signature comes after). */
 export type UnminedMetadata = Omit<RecordMetadata, 'solution' | 'issuer_signature'>;
 
-export interface MiningJob {
-  metadata: UnminedMetadata;
-  /** Leading zero bits the work hash needs (the key's `min_bits`, or more for a better rank). */
-  minBits: number;
-}
+/** `minBits`: leading zero bits the work hash needs (the key's `min_bits`, or more for a better rank). */
+export type MiningJob = WorkSearch;
 
 export interface MiningProgress {
   /** Solutions tried so far. */
@@ -57,80 +51,8 @@ export interface MiningOptions {
 /** Tries per chunk: one progress report (and, on the calling thread, one event-loop turn) per chunk. */
 export const MINING_CHUNK = 20_000;
 
-/** A solution is an 8-byte little-endian counter. */
-const SOLUTION_BYTES = 8;
-
-function writeCounter(into: Uint8Array, at: number, counter: number): void {
-  const view = new DataView(into.buffer, into.byteOffset + at, SOLUTION_BYTES);
-  view.setUint32(0, counter % 2 ** 32, true);
-  view.setUint32(4, Math.floor(counter / 2 ** 32), true);
-}
-
-function solutionOf(counter: number): string {
-  const b = new Uint8Array(SOLUTION_BYTES);
-  writeCounter(b, 0, counter);
-  return base64urlEncode(b);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/**
- * The hashed bytes of the metadata digest and of the work hash, laid out once so that a try rewrites
- * only the 8 solution bytes and hashes twice (about ten times faster than building both digests from
- * the object at every try). The layouts are SPEC §3.2 and §6's; they are checked against
- * protocols/objects.ts `metadataDigest` and protocols/pow.ts `workHash` before use, so the search can never
- * drift from the rules.
- */
-class WorkPreimage {
-  readonly metadata: Uint8Array;
-  readonly solutionAt: number;
-  private readonly work: Uint8Array;
-  private readonly digestAt: number;
-
-  constructor(m: UnminedMetadata) {
-    const head = new CanonicalWriter().str('signpost/record-metadata/v1').str(m.key_id).str(m.issued_by).str(m.peer_id).u64(m.timestamp_issued).u32(SOLUTION_BYTES).finish();
-    const tail = new CanonicalWriter().str(m.value).list(m.relay_id).list(m.service_id).finish();
-    this.metadata = new Uint8Array(head.length + SOLUTION_BYTES + tail.length);
-    this.metadata.set(head, 0);
-    this.metadata.set(tail, head.length + SOLUTION_BYTES);
-    this.solutionAt = head.length;
-    const workHead = new CanonicalWriter().str('signpost/pow/v1').u32(32).finish();
-    this.work = new Uint8Array(workHead.length + 32);
-    this.work.set(workHead, 0);
-    this.digestAt = workHead.length;
-
-    const probe: RecordMetadata = { ...m, solution: solutionOf(0), issuer_signature: '' };
-    const digest = metadataDigest(probe);
-    if (!sameBytes(this.hashAt(0).digest, digest) || !sameBytes(this.hashAt(0).work, workHash(digest))) {
-      throw new Error('the mining preimage disagrees with metadataDigest / workHash');
-    }
-  }
-
-  /** The metadata digest and the work hash with the solution `counter`. */
-  hashAt(counter: number): { digest: Uint8Array; work: Uint8Array } {
-    writeCounter(this.metadata, this.solutionAt, counter);
-    const digest = sha256(this.metadata);
-    this.work.set(digest, this.digestAt);
-    return { digest, work: sha256(this.work) };
-  }
-}
-
-/**
- * Tries the counters `start .. start + count − 1`; returns the first solution with at least `minBits`
- * bits, or null with the best bits seen.
- */
-export function searchSolution(job: MiningJob, start: number, count: number): { solution: string | null; bits: number; tries: number } {
-  const preimage = new WorkPreimage(job.metadata);
-  let best = 0;
-  for (let i = 0; i < count; i++) {
-    const bits = leadingZeroBits(preimage.hashAt(start + i).work);
-    if (bits > best) best = bits;
-    if (bits >= job.minBits) return { solution: solutionOf(start + i), bits, tries: i + 1 };
-  }
-  return { solution: null, bits: best, tries: count };
-}
+/** The search itself is protocols/pow.ts's; the worker and the chunked fallback both run it. */
+export { searchSolution };
 
 /** Messages from runtime/mine-worker.ts. */
 export type MinerMessage =
@@ -142,7 +64,7 @@ const WORKER_URL = new URL('./mine-worker.js', import.meta.url);
 /** Mines a solution for `job`: in a worker thread when the built worker exists, else in chunks on this thread. */
 export function mineSolution(job: MiningJob, opts: MiningOptions = {}): Promise<MiningResult> {
   opts.signal?.throwIfAborted();
-  if (job.minBits <= 0) return Promise.resolve({ solution: solutionOf(0), tries: 0, bits: 0 });
+  if (job.minBits <= 0) return Promise.resolve({ solution: counterSolution(0), tries: 0, bits: 0 });
   return workerAvailable() ? mineInWorker(job, opts) : mineInChunks(job, opts);
 }
 

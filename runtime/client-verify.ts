@@ -12,6 +12,7 @@
  * have withheld honest ones, so none of its answer can be trusted.
  */
 import { SignpostError, type ErrorCode } from '../protocols/errors.js';
+import { checkRecordOrder } from '../protocols/rules.js';
 import { verifyKey, verifyRecord } from '../protocols/signed.js';
 import type { Key, Record as ProviderRecord, RecordMetadata } from '../protocols/types.js';
 import { parseKey, parseRecord } from '../protocols/validate.js';
@@ -71,9 +72,7 @@ export function verifiedRecord(x: unknown, resourceId: string, from: AnswerSourc
     if (serviceId !== undefined && m.service_id[0] !== serviceId) {
       refuse(from, 'invalid_record', `${path} is for service ${JSON.stringify(m.service_id[0] ?? null)}, not ${JSON.stringify(serviceId)}`);
     }
-    if (m.timestamp_issued > record.timestamp_created) {
-      refuse(from, 'invalid_record', `${path}: timestamp_issued ${m.timestamp_issued} > timestamp_created ${record.timestamp_created}`);
-    }
+    checkRecordOrder(record);
     verifyRecord(record);
     return record;
   });

@@ -12,6 +12,7 @@ import { recordEntry } from '../protocols/signed.js';
 import {
   expectBytes,
   expectFields,
+  expectList,
   expectPeerId,
   expectPeerIdString,
   expectResourceId,
@@ -33,6 +34,7 @@ import { actorNotFound } from './actor-view.js';
 import { LOOKUP_ACTOR_PREFIX, type Dht } from './dht.js';
 import type { FanOut, Resources } from './resources.js';
 import type { Subscriptions } from './subscriptions.js';
+import { MAX_REPUBLISH_ENTRIES } from '../protocols/wire.js';
 
 export interface NodeFacade {
   peerId: string;
@@ -60,14 +62,6 @@ function params(method: string, p: unknown, required: readonly string[], optiona
   if (Array.isArray(p)) throw new SignpostError('invalid_params', `${method}: params must be an object of named params, not a list`);
   if (!isPlainObject(p)) throw new SignpostError('invalid_params', `${method}: params must be an object`);
   return expectFields(p, 'params', required, optional);
-}
-
-const MAX_REPUBLISH = 4096;
-
-function expectList(x: unknown, path: string, max: number): unknown[] {
-  if (!Array.isArray(x)) throw new SignpostError('invalid_params', `${path} must be a list`);
-  if (x.length > max) throw new SignpostError('invalid_params', `${path} holds at most ${max} items`);
-  return x;
 }
 
 /** The one key id a republish batch is about (SPEC §4.3: entries of two keys are `invalid_params`). */
@@ -152,7 +146,7 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
     'registry.republish_records': {
       required: ['records'],
       run: (p) => {
-        const items = expectList(p.records, 'records', MAX_REPUBLISH);
+        const items = expectList(p.records, 'records', MAX_REPUBLISH_ENTRIES);
         const keyId = batchKeyId(items, (r) => (isPlainObject(r) && isPlainObject(r.metadata) ? r.metadata.key_id : undefined), 'records');
         if (keyId === null) return { updated: 0, rejected: items.map((_, index) => ({ index, code: 'invalid_params' })) };
         return shard.request(keyId, { type: 'republish_records', items });
@@ -161,7 +155,7 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
     'registry.republish_tombstones': {
       required: ['tombstones'],
       run: (p) => {
-        const items = expectList(p.tombstones, 'tombstones', MAX_REPUBLISH);
+        const items = expectList(p.tombstones, 'tombstones', MAX_REPUBLISH_ENTRIES);
         const keyId = batchKeyId(items, (t) => (isPlainObject(t) ? t.key_id : undefined), 'tombstones');
         if (keyId === null) return { updated: 0, rejected: items.map((_, index) => ({ index, code: 'invalid_params' })) };
         return shard.request(keyId, { type: 'republish_tombstones', items });
@@ -172,8 +166,8 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
     'registry.merge': {
       required: ['records'],
       run: (p) => {
-        const lists = expectList(p.records, 'records', MAX_REPUBLISH).map((l, i) =>
-          expectList(l, `records[${i}]`, MAX_REPUBLISH).map((r, j) => recordEntry(parseRecord(r, `records[${i}][${j}]`))),
+        const lists = expectList(p.records, 'records', MAX_REPUBLISH_ENTRIES).map((l, i) =>
+          expectList(l, `records[${i}]`, MAX_REPUBLISH_ENTRIES).map((r, j) => recordEntry(parseRecord(r, `records[${i}][${j}]`))),
         );
         return mergeEntries(lists).map((e) => (e as RecordEntry).record);
       },
@@ -181,7 +175,7 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
     'registry.merge_keys': {
       required: ['keys'],
       run: (p) => {
-        const keys = expectList(p.keys, 'keys', MAX_REPUBLISH).map((k, i) => parseKey(k, `keys[${i}]`));
+        const keys = expectList(p.keys, 'keys', MAX_REPUBLISH_ENTRIES).map((k, i) => parseKey(k, `keys[${i}]`));
         if (keys.length === 0) throw new SignpostError('invalid_params', 'keys must not be empty');
         if (keys.some((k) => k.id !== keys[0].id)) throw new SignpostError('invalid_params', 'keys must all have the same id');
         return mergeKeys(keys);

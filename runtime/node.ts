@@ -118,7 +118,7 @@ async function composeNode(config: Config, log: Logger, store: Store, opened: { 
     ownAddress: () => baseUrl || null,
     maxFrameBytes: config.max_frame_bytes,
     maxConcurrentRequests: config.max_concurrent_requests,
-    serve: (from, req) => resources!.serve(from, req),
+    serve: (_from, req) => resources!.serve(req),
     onPeer: (peer) => dht?.seen(peer),
     onBan: (peerId) => dht?.failed(peerId),
     log,

@@ -16,7 +16,7 @@ import { signRecord, strictVerifier, verifyKey, verifyRecord, verifyTombstone, t
 import { parseKeyContents, type PeerRequest } from '../protocols/wire.js';
 import type { Key, Record as ProviderRecord, RecordMetadata, Tombstone } from '../protocols/types.js';
 import type { Dht, Neighbour } from './dht.js';
-import type { PeerLink, Transport } from './transport.js';
+import type { Transport } from './transport.js';
 import type { Shards } from './shards.js';
 import type { ShardRequest } from './shard-protocol.js';
 import type { Logger } from './log.js';
@@ -122,7 +122,8 @@ export class Resources {
 
   // ---- the peer side (protocols/wire.ts) ----
 
-  async serve(from: PeerLink, req: PeerRequest): Promise<unknown> {
+  /** Serves one authenticated peer's request (who sent it does not change the answer). */
+  async serve(req: PeerRequest): Promise<unknown> {
     switch (req.method) {
       case 'ping':
         return {};
@@ -142,7 +143,6 @@ export class Resources {
       case 'republish':
         return this.acceptPush(req.key, req.records, req.tombstones);
     }
-    void from;
   }
 
   // ---- upkeep ----

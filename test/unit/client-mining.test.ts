@@ -20,7 +20,7 @@ function fields(value: string): UnminedMetadata {
   return { key_id: K.id, issued_by: issuer.peerId, peer_id: issuer.peerId, timestamp_issued: 1000, value, relay_id: [peer(9).peerId], service_id: ['api'] };
 }
 
-const bitsOf = (f: UnminedMetadata, solution: string) => leadingZeroBits(workHash(metadataDigest({ ...f, solution, issuer_signature: '' })));
+const bitsOf = (f: UnminedMetadata, solution: string) => leadingZeroBits(workHash(metadataDigest({ ...f, solution })));
 
 describe('searchSolution', () => {
   it('finds a solution whose work hash (protocols/pow.ts) has the bits, and a signed metadata keeps them', () => {

@@ -5,23 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as ed from '@noble/ed25519';
-import { SignpostError } from '../../protocols/errors.js';
 import { base58Decode, base58Encode, base64urlEncode } from '../../protocols/encoding.js';
 import { isValidPeerId, peerIdFromPublicKey, publicKeyOf } from '../../protocols/identity.js';
 import { resourceId } from '../../protocols/objects.js';
 import { parseKey, parseMetadata, parseRecord, parseTombstone } from '../../protocols/validate.js';
 import { key, peer, record, tombstone } from '../helpers/objects.js';
+import { outcome } from '../helpers/outcome.js';
 
-/** The error code a parse throws, or 'ok'. Anything but a SignpostError is a bug and fails the test. */
-function outcome(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    if (!(e instanceof SignpostError)) throw e;
-    return e.code;
-  }
-}
 
 function message(fn: () => unknown): string {
   try {

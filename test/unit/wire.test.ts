@@ -7,7 +7,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SignpostError } from '../../protocols/errors.js';
 import { base58Decode, base58Encode } from '../../protocols/encoding.js';
 import { resourceId } from '../../protocols/objects.js';
 import {
@@ -26,6 +25,7 @@ import {
   type Frame,
 } from '../../protocols/wire.js';
 import { key, peer, record, tombstone } from '../helpers/objects.js';
+import { outcome } from '../helpers/outcome.js';
 
 const TS = 1_700_000_000;
 const A = peer(1);
@@ -38,16 +38,6 @@ const IDENTITY_POINT_PEER_ID = '12D3KooW9tGaPdJo5jmCpadQ971nfiq4kLcQjeBPYTfutBTt
 
 const bytes = (n: number, fill = 7): Uint8Array => new Uint8Array(n).fill(fill);
 
-/** The code a call throws, or 'ok'. Anything but a SignpostError is a bug and fails the test. */
-function outcome(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    if (!(e instanceof SignpostError)) throw e;
-    return e.code;
-  }
-}
 
 /** Encodes any value the way frames are encoded (so malformed "frames" use the real codec). */
 const pack = (x: unknown): Uint8Array => encodeFrame(x as Frame);
