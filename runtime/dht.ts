@@ -127,8 +127,10 @@ export class Dht {
    * The neighbourhood of `target` (SPEC §5): the K closest live nodes a network lookup finds, this node
    * included when it is among them.
    */
-  async neighbourhood(target: Uint8Array, timeoutMs: number, k = this.opts.k): Promise<{ nodes: Neighbour[]; lookup: LookupOutput }> {
-    const lookup = await this.recentLookup(target, timeoutMs);
+  async neighbourhood(target: Uint8Array, timeoutMs: number, opts: { fresh?: boolean } = {}): Promise<{ nodes: Neighbour[]; lookup: LookupOutput }> {
+    const k = this.opts.k;
+    // Upkeep asks for a fresh lookup: its whole point is to find the nodes that joined since.
+    const lookup = await (opts.fresh ? this.lookup(target, timeoutMs) : this.recentLookup(target, timeoutMs));
     const self = { peerId: this.opts.self.peerId, address: null, location: this.location, self: true };
     const found = lookup.closest.map((c) => ({ peerId: c.peerId, address: c.address, location: fromHex(c.location), self: false }));
     const nodes = closestOf([self, ...found], target, k).map(({ peerId, address, self }) => ({ peerId, address, self }));

@@ -158,7 +158,7 @@ export class Resources {
     const worker = async () => {
       for (let item = queue.shift(); item; item = queue.shift()) {
         const target = resourceLocation(item.key.id)!;
-        const { nodes } = await this.opts.dht.neighbourhood(target, this.opts.requestTimeoutMs);
+        const { nodes } = await this.opts.dht.neighbourhood(target, this.opts.requestTimeoutMs, { fresh: true });
         const params = { key: item.key, records: item.records, tombstones: item.tombstones };
         const results = await Promise.allSettled(
           nodes.filter((n) => !n.self).map((n) => this.send(n, 'republish', params, this.opts.requestTimeoutMs)),
