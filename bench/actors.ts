@@ -1,5 +1,5 @@
 /**
- * bench/actors: the resource-actor runtime (runtime/shards.ts). Prints JSON lines {"bench":"actors", ...}:
+ * bench/actors: the resource-actor runtime (runtime/store/shards.ts). Prints JSON lines {"bench":"actors", ...}:
  *  - verify_baseline: raw single-thread node:crypto verifies/s over the very signatures put carries;
  *  - put_record in-process (no socket) with W = 0, 1 and 2 worker threads: records/s of real signed
  *    records (each put verifies two Ed25519 signatures, issuer and host), with ratio_w1_w0 / ratio_w2_w0
@@ -26,14 +26,14 @@ import { stateFromEntries, type RuleContext } from '../protocols/registry.js';
 import { makeKey, makeMetadata, makeRecord } from '../protocols/signed.js';
 import { DEFAULT_RULE_CONFIG, type Key, type Record as ProviderRecord } from '../protocols/types.js';
 import { parseRecord } from '../protocols/validate.js';
-import { nodeCryptoBackend } from '../runtime/crypto-node.js';
+import { nodeCryptoBackend } from '../runtime/base/node-crypto.js';
 import { benchIdentity, coresAvailable, ownCpuSeconds, percentile, startNodeProcess, verifyBaseline } from './common.js';
-import { logger } from '../runtime/log.js';
-import { RpcClient } from '../runtime/rpc-client.js';
-import { toStoreWrites } from '../runtime/shard.js';
-import type { ShardRequest } from '../runtime/shard-protocol.js';
-import { startShards, type Shards } from '../runtime/shards.js';
-import { openStore, type Store, type StoreWrite } from '../runtime/store.js';
+import { logger } from '../runtime/base/log.js';
+import { RpcClient } from '../runtime/client/rpc-client.js';
+import { toStoreWrites } from '../runtime/store/shard.js';
+import type { ShardRequest } from '../runtime/store/shard-protocol.js';
+import { startShards, type Shards } from '../runtime/store/shards.js';
+import { openStore, type Store, type StoreWrite } from '../runtime/store/lmdb-store.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const log = logger('warn');

@@ -38,10 +38,10 @@ import { compareDistance, nodeLocation, resourceLocation } from '../protocols/ka
 import { makeKey, makeMetadata, makeRecord } from '../protocols/signed.js';
 import type { Key, Record as ProviderRecord } from '../protocols/types.js';
 import { parseFindNodeResult } from '../protocols/wire.js';
-import { nodeCryptoBackend } from '../runtime/crypto-node.js';
-import { logger } from '../runtime/log.js';
-import { RpcClient } from '../runtime/rpc-client.js';
-import { Transport } from '../runtime/transport.js';
+import { nodeCryptoBackend } from '../runtime/base/node-crypto.js';
+import { logger } from '../runtime/base/log.js';
+import { RpcClient } from '../runtime/client/rpc-client.js';
+import { Transport } from '../runtime/net/ws-transport.js';
 import { LocalCluster, type LocalNode } from '../scripts/local-cluster.js';
 import { benchIdentity, coresAvailable, percentile } from './common.js';
 
@@ -247,7 +247,7 @@ function lookupFrom(transport: Transport, target: Uint8Array, seeds: { peerId: s
   return done;
 }
 
-/** The same network side as runtime/dht.ts: one find_node per peer the machine picks. */
+/** The same network side as runtime/net/dht.ts: one find_node per peer the machine picks. */
 function queriesActor(transport: Transport, target: Uint8Array) {
   return fromCallback<{ type: 'query'; peers: LookupCandidate[] }>(({ receive, sendBack }) => {
     let live = true;

@@ -16,11 +16,11 @@ import { useCryptoBackend } from '../protocols/crypto.js';
 import type { Identity } from '../protocols/identity.js';
 import { makeKey, makeMetadata, makeRecord, recordEntry } from '../protocols/signed.js';
 import { DEFAULT_RULE_CONFIG, type Key, type Record as ProviderRecord } from '../protocols/types.js';
-import { nodeCryptoBackend } from '../runtime/crypto-node.js';
+import { nodeCryptoBackend } from '../runtime/base/node-crypto.js';
 import { benchIdentity, percentile, startNodeProcess, verifyBaseline } from './common.js';
-import { RpcClient } from '../runtime/rpc-client.js';
-import { openStore } from '../runtime/store.js';
-import { toStoreWrites } from '../runtime/shard.js';
+import { RpcClient } from '../runtime/client/rpc-client.js';
+import { openStore } from '../runtime/store/lmdb-store.js';
+import { toStoreWrites } from '../runtime/store/shard.js';
 import { stateFromEntries } from '../protocols/registry.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);

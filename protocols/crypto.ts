@@ -2,7 +2,7 @@
  * Hashing and Ed25519 (SPEC §1, §3.5), strict on every runtime.
  *
  * The portable implementation uses `@noble/hashes` and `@noble/ed25519`. A runtime with faster
- * primitives (`node:crypto`) installs them with `useCryptoBackend` (see runtime/crypto-node.ts); the
+ * primitives (`node:crypto`) installs them with `useCryptoBackend` (see runtime/base/node-crypto.ts); the
  * strict checks below run in front of whichever backend verifies, so every runtime accepts exactly the
  * same signatures.
  */

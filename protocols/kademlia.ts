@@ -1,6 +1,6 @@
 /**
  * Kademlia geometry and the routing table (SPEC §5), as pure data: no sockets, no clock. The runtime
- * (runtime/dht.ts) pings, times and connects; this module only decides.
+ * (runtime/net/dht.ts) pings, times and connects; this module only decides.
  *
  * A node's location is `sha256(peer id bytes)`; a resource's location is the 32 bytes of its id. Distance
  * is the XOR of two 256-bit locations, compared as big-endian numbers.

@@ -16,7 +16,7 @@ function check(ok: boolean, what: string): void {
 
 /**
  * Checks one signature: by `peerId` over `digest`. The default verifies strictly on this thread; the
- * runtime may pass one that answers from signatures it already verified elsewhere (see runtime/shard.ts).
+ * runtime may pass one that answers from signatures it already verified elsewhere (see runtime/store/shard.ts).
  */
 export type SignatureVerifier = (peerId: string, digest: Uint8Array, signature: string) => boolean;
 
@@ -31,7 +31,7 @@ export function verifyKey(key: Key, verifyBy: SignatureVerifier = strictVerifier
 
 /**
  * Digests of a signed entry, computed once per object: a write is dry-run and then run
- * (runtime/shard.ts), and both runs hash the same object. Signed objects are never mutated after they
+ * (runtime/store/shard.ts), and both runs hash the same object. Signed objects are never mutated after they
  * are parsed.
  */
 const recordDigests = new WeakMap<Record, { metadata: Uint8Array; record: Uint8Array; entry: RecordEntry }>();

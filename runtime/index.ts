@@ -1,9 +1,9 @@
 /**
- * The package's public entry: start a node, talk to one (the SDK, runtime/client.ts; docs/sdk.md), and the
+ * The package's public entry: start a node, talk to one (the SDK, runtime/client/client.ts; docs/sdk.md), and the
  * protocol objects.
  */
-export { startNode, type RunningNode } from './node.js';
-export { RpcClient, RpcConnectionError, RpcError } from './rpc-client.js';
+export { startNode, type RunningNode } from './node/start.js';
+export { RpcClient, RpcConnectionError, RpcError } from './client/rpc-client.js';
 export {
   SignpostClient,
   ProviderRegistration,
@@ -24,6 +24,6 @@ export {
   type RegistrationState,
   type ClientTransport,
   type ConnectionStatus,
-} from './client.js';
+} from './client/client.js';
 export { loadConfig, defaultConfig, type Config } from '../config/index.js';
 export * from '../protocols/index.js';

@@ -18,8 +18,8 @@ import { useCryptoBackend } from '../protocols/crypto.js';
 import { generateIdentity, type Identity } from '../protocols/identity.js';
 import { makeKey, makeMetadata, makeRecord } from '../protocols/signed.js';
 import type { Key, Record as ProviderRecord } from '../protocols/types.js';
-import { nodeCryptoBackend } from '../runtime/crypto-node.js';
-import { RpcError } from '../runtime/rpc-client.js';
+import { nodeCryptoBackend } from '../runtime/base/node-crypto.js';
+import { RpcError } from '../runtime/client/rpc-client.js';
 import { LocalCluster, sleep, type LocalNode } from './local-cluster.js';
 
 const USAGE = `Usage: npm run demo -- [--nodes N] [--base-port P] [--workers W] [--json]

@@ -20,7 +20,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RpcClient } from '../runtime/rpc-client.js';
+import { RpcClient } from '../runtime/client/rpc-client.js';
 
 const BIN = fileURLToPath(new URL('../../bin/signpost.mjs', import.meta.url));
 

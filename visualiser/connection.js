@@ -1,5 +1,5 @@
 // The page's two WebSockets to the node that served it: JSON-RPC at /rpc (SPEC §9) and the inspection
-// stream at /inspect (runtime/inspector.ts). Both reconnect by themselves, so restarting the node does not
+// stream at /inspect (runtime/inspect/inspector.ts). Both reconnect by themselves, so restarting the node does not
 // need a reload.
 
 const RECONNECT_MIN_MS = 500;

@@ -1,5 +1,5 @@
 /**
- * The actor visualiser (the page at `/`, visualiser/ and runtime/visualiser.ts) in a real browser: Debian's
+ * The actor visualiser (the page at `/`, visualiser/ and runtime/inspect/visualiser.ts) in a real browser: Debian's
  * chromium driven by playwright-core against a real node process with the manual clock. Everything the
  * page shows is caused through the public RPC, and the page is never reloaded. Screenshots are saved in
  * test-artifacts/ (SIGNPOST_DOCS_SCREENSHOT=1 also refreshes the README's docs/visualiser.png).
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resourceId } from '../../protocols/objects.js';
-import type { RpcClient } from '../../runtime/rpc-client.js';
+import type { RpcClient } from '../../runtime/client/rpc-client.js';
 import { startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 import { key, peer, record, tombstone } from '../helpers/objects.js';
 import { expectCode } from '../helpers/registry.js';

@@ -3,7 +3,7 @@
  * alone, every other one with `--bootstrap` to the first (or to a node of the caller's choosing).
  */
 import { expect } from 'vitest';
-import { RpcClient } from '../../runtime/rpc-client.js';
+import { RpcClient } from '../../runtime/client/rpc-client.js';
 import { closestOf, nodeLocation, resourceLocation } from '../../protocols/kademlia.js';
 import { startNodeProcess, type NodeProcess, type NodeProcessOptions } from './node-process.js';
 

@@ -2,7 +2,7 @@
  * Helpers for the black-box tests of the scheduled jobs (SPEC §5 "Scheduled jobs", test/e2e/jobs.test.ts):
  * reading a job actor through `actors.get` and moving the manual clock.
  */
-import type { RpcClient } from '../../runtime/rpc-client.js';
+import type { RpcClient } from '../../runtime/client/rpc-client.js';
 
 export type JobName = 'renew' | 'gc' | 'republish';
 

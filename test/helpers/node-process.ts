@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { RpcClient } from '../../runtime/rpc-client.js';
+import { RpcClient } from '../../runtime/client/rpc-client.js';
 import { identityToFile, type Identity } from '../../protocols/identity.js';
 
 const BIN = fileURLToPath(new URL('../../bin/signpost.mjs', import.meta.url));

@@ -4,7 +4,7 @@
  * proof of work.
  */
 import { expect } from 'vitest';
-import { RpcError } from '../../runtime/rpc-client.js';
+import { RpcError } from '../../runtime/client/rpc-client.js';
 import { ERROR_CODES, type ErrorCode } from '../../protocols/errors.js';
 import { base64urlDecode, base64urlEncode } from '../../protocols/encoding.js';
 import { metadataDigest } from '../../protocols/objects.js';

@@ -2,8 +2,8 @@
  * A fake node for the SDK's unit tests: a ClientTransport whose methods the test scripts, that records
  * every call and can push notifications and connection changes.
  */
-import type { ClientTransport, ConnectionStatus } from '../../runtime/client-transport.js';
-import { RpcError } from '../../runtime/rpc-client.js';
+import type { ClientTransport, ConnectionStatus } from '../../runtime/client/connection.js';
+import { RpcError } from '../../runtime/client/rpc-client.js';
 
 export type Handler = (params: any) => unknown;
 

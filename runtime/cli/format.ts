@@ -1,0 +1,152 @@
+/**
+ * What the CLI's client commands (`resource`, `provider`, `resolve`, `peers`, `watch`) share: the client's
+ * identity file, human-readable output, and progress on stderr.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { generateIdentity, identityFromFile, identityToFile, type Identity } from '../../protocols/identity.js';
+import { keyPolicy } from '../../protocols/pow.js';
+import type { Key, Record as ProviderRecord } from '../../protocols/types.js';
+import type { MiningProgress, PeerError, PeerInfo } from '../client/client.js';
+import { RpcError } from '../client/rpc-client.js';
+
+/** The client identity the CLI signs with when no `--key` is given (created on first use, mode 0600). */
+export function defaultClientKeyFile(): string {
+  return join(homedir(), '.signpost', 'client.json');
+}
+
+/**
+ * The client's identity: `--key FILE` (which must exist), else the default file. A command that signs
+ * creates the default file when it is missing (`create`); a read-only command uses a throwaway identity
+ * instead, so looking something up never writes a file.
+ */
+export function loadClientIdentity(file: string | undefined, create: boolean): { identity: Identity; note?: string } {
+  const path = file ?? defaultClientKeyFile();
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (file !== undefined) throw new Error(`--key ${file}: no such file (create one with: signpost keygen --out ${file})`);
+    if (!create) return { identity: generateIdentity() };
+    const identity = generateIdentity();
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(path, JSON.stringify(identityToFile(identity), null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    } catch (w) {
+      // Another command created it in between: use that one.
+      if ((w as NodeJS.ErrnoException).code === 'EEXIST') return loadClientIdentity(file, create);
+      throw w;
+    }
+    return { identity, note: `created the client identity ${identity.peerId} in ${path}` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${path}: not JSON`);
+  }
+  return { identity: identityFromFile(json, path) };
+}
+
+/** "open", "owner only (12D3…)", "hashcash/v1: 16 bits, half-life 86400 s". */
+export function policyText(key: Key): string {
+  const p = keyPolicy(key);
+  if (!p) return `${key.challenge_type} (invalid challenge)`;
+  if (p.type === 'open') return 'open (anyone may register providers)';
+  if (p.type === 'owner') return 'owner/v1 (only the owner may register providers)';
+  return `hashcash/v1 (at least ${p.minBits} bits of work, decaying one bit per ${p.halfLife} s)`;
+}
+
+export function keyText(key: Key): string {
+  return [
+    `resource ${key.id}`,
+    `  label              ${JSON.stringify(key.label)}`,
+    `  owner              ${key.owner_peer_id}`,
+    `  policy             ${policyText(key)}`,
+    `  timestamp_created  ${key.timestamp_created}`,
+  ].join('\n');
+}
+
+/** Aligned columns with a header row. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, col) => rows.reduce((w, r) => Math.max(w, r[col].length), h.length));
+  const line = (r: string[]) =>
+    r
+      .map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** Providers as a table, best first: who runs it (host), who issued it, its relay, service and value. */
+export function providersText(providers: ProviderRecord[]): string {
+  if (providers.length === 0) return 'no providers';
+  const rows = providers.map((p, i) => [
+    String(i + 1),
+    p.metadata.peer_id,
+    p.metadata.issued_by === p.metadata.peer_id ? '(host)' : p.metadata.issued_by,
+    p.metadata.relay_id[0] ?? '-',
+    p.metadata.service_id[0] ?? '-',
+    String(p.metadata.timestamp_issued),
+    String(p.timestamp_created),
+    JSON.stringify(p.metadata.value),
+  ]);
+  return table(['#', 'HOST', 'ISSUED_BY', 'RELAY', 'SERVICE', 'ISSUED', 'CREATED', 'VALUE'], rows);
+}
+
+export function peersText(peers: PeerInfo[]): string {
+  if (peers.length === 0) return 'no peers (the node knows no other node)';
+  return table(
+    ['PEER_ID', 'ADDRESS', 'BUCKET', 'LAST_SEEN'],
+    peers.map((p) => [p.peer_id, p.address, String(p.distance_bucket), String(p.last_seen)]),
+  );
+}
+
+/** "acks 1", then one line per node that failed. */
+export function acksText(acks: number, errors: PeerError[]): string {
+  return [`acks ${acks}`, ...errors.map((e) => `  ${e.peer_id}: ${e.code}: ${e.message}`)].join('\n');
+}
+
+/** A failure as the CLI prints it on stderr: the code and message, and the failing nodes of a quorum failure. */
+export function errorText(e: unknown): string {
+  if (!(e instanceof RpcError)) return (e as Error)?.message ?? String(e);
+  const errors = Array.isArray(e.data.errors) ? (e.data.errors as PeerError[]) : [];
+  const acks = typeof e.data.acks === 'number' ? ` (acks ${e.data.acks})` : '';
+  return [`${e.code}: ${e.message}${acks}`, ...errors.map((x) => `  ${x.peer_id}: ${x.code}: ${x.message}`)].join('\n');
+}
+
+/** Progress on stderr: rewritten in place on a terminal, at most one line a second when piped. */
+export function progressWriter(out: NodeJS.WriteStream = process.stderr): { update(text: string): void; done(text?: string): void } {
+  let last = 0;
+  let pending = false;
+  return {
+    update(text) {
+      const now = Date.now();
+      if (out.isTTY) {
+        out.write(`\r\x1b[K${text}`);
+        pending = true;
+      } else if (now - last >= 1000) {
+        out.write(`${text}\n`);
+        last = now;
+      }
+    },
+    done(text) {
+      if (pending) out.write('\r\x1b[K');
+      pending = false;
+      if (text) out.write(`${text}\n`);
+    },
+  };
+}
+
+/** "mining proof of work: 1.2M tries, best 15 of 20 bits". */
+export function miningText(p: MiningProgress): string {
+  const tries = p.tries >= 1e6 ? `${(p.tries / 1e6).toFixed(1)}M` : p.tries >= 1e3 ? `${Math.round(p.tries / 1e3)}k` : String(p.tries);
+  return `mining proof of work: ${tries} tries (about ${expectedTries(p.minBits)} expected), best ${p.bits} of ${p.minBits} bits`;
+}
+
+function expectedTries(bits: number): string {
+  const n = 2 ** bits;
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : String(n);
+}

@@ -1,0 +1,311 @@
+/**
+ * The node's place in the Kademlia network (SPEC §5): its routing table, fed by every authenticated peer
+ * (refreshed by the messages it sends); ping-before-evict; bootstrap with retry and backoff, ending with
+ * a lookup of itself and of each bucket beyond its closest neighbour; bucket refresh; and lookups, each one
+ * a lookup actor (actors/lookup.ts), shared while in flight for the same target.
+ *
+ * Transport timing (pings, backoff, refresh, lookup timeouts) uses the wall clock in both clock modes
+ * (SPEC §10); `last_seen` in `node.peers` is reported on the node clock.
+ */
+import { createActor, fromCallback, toPromise, type Actor } from 'xstate';
+import { lookupMachine, type LookupCandidate, type LookupOutput } from '../../actors/lookup.js';
+import { fromHex, toHex } from '../../protocols/encoding.js';
+import { LOCATION_BYTES, RoutingTable, closestOf, distanceBucket, nodeLocation, randomLocationInBucket, type Contact } from '../../protocols/kademlia.js';
+import { randomBytes } from '../../protocols/crypto.js';
+import { parseFindNodeResult, type PeerAddress } from '../../protocols/wire.js';
+import { InspectionTracker, actorNotFound, machineJson, type ActorDetail, type ActorEvent, type ActorSummary } from '../inspect/actor-view.js';
+import type { PeerLink, Transport } from './ws-transport.js';
+import type { Logger } from '../base/log.js';
+
+export interface DhtOptions {
+  self: { peerId: string };
+  transport: Transport;
+  k: number;
+  alpha: number;
+  /** Timeout of one node-to-node request (a ping, one find_node). */
+  requestTimeoutMs: number;
+  bootstrap: string[];
+  /** Node clock (seconds), for `last_seen` and inspection. */
+  now(): number;
+  onInspect(e: ActorEvent): void;
+  log: Logger;
+  /** Bucket refresh period (wall clock). */
+  refreshMs?: number;
+}
+
+/** One member of a neighbourhood: a peer, or this node itself (`address` null). */
+export interface Neighbour {
+  peerId: string;
+  address: string | null;
+  self: boolean;
+}
+
+/** `node.peers` row (SPEC §9.4). */
+export interface PeerRow {
+  peer_id: string;
+  address: string;
+  distance_bucket: number;
+  last_seen: number;
+}
+
+const BACKOFF_START_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+/** One find_node in a lookup waits at most this long: a silent node must not hold the lookup. */
+const QUERY_TIMEOUT_MS = 2000;
+
+export const LOOKUP_ACTOR_PREFIX = 'lookup:';
+/** How long (wall clock) a converged lookup's neighbourhood is reused while the routing table is unchanged. */
+const NEIGHBOURHOOD_REUSE_MS = 5000;
+const MAX_RECENT_LOOKUPS = 10_000;
+
+interface LiveLookup {
+  actor: Actor<typeof lookupMachine>;
+  result: Promise<LookupOutput>;
+  startedAt: number;
+}
+
+export class Dht {
+  readonly table: RoutingTable;
+  readonly location: Uint8Array;
+  /** Node-clock time each contact was last heard from (the table keeps wall-clock times). */
+  private readonly lastSeenClock = new Map<string, number>();
+  private readonly lookups = new Map<string, LiveLookup>();
+  private readonly pinging = new Set<string>();
+  /** Converged lookups by target (hex), for `recentLookup`; `membership` counts routing-table changes. */
+  private readonly recent = new Map<string, { at: number; membership: number; output: LookupOutput }>();
+  private membership = 0;
+  private readonly inspection: InspectionTracker;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private nextLookup = 1;
+  private stopped = false;
+  /** Lookups done, and their hop counts (for metrics and the bench). */
+  readonly stats = { lookups: 0, hops: 0, timedOut: 0 };
+
+  constructor(private readonly opts: DhtOptions) {
+    this.location = nodeLocation(opts.self.peerId)!;
+    this.table = new RoutingTable(this.location, opts.k);
+    this.inspection = new InspectionTracker(opts.now, opts.onInspect);
+  }
+
+  /** Starts bootstrapping (in the background, with retries) and the bucket refresh. */
+  start(): void {
+    for (const url of this.opts.bootstrap) this.bootstrapFrom(url, BACKOFF_START_MS);
+    const refresh = () => {
+      if (this.stopped) return;
+      void this.refresh().finally(() => this.later(refresh, this.opts.refreshMs ?? 600_000));
+    };
+    this.later(refresh, this.opts.refreshMs ?? 600_000);
+  }
+
+  /** An authenticated peer was heard from: it enters (or moves up in) the routing table. */
+  seen(peer: PeerLink): void {
+    if (!peer.address || this.stopped) return;
+    const location = nodeLocation(peer.peerId)!;
+    const contact: Contact = { peerId: peer.peerId, address: peer.address, location, lastSeen: Date.now() };
+    const outcome = this.table.add(contact);
+    if (outcome.kind === 'self') return;
+    if (outcome.kind === 'added') this.membership++;
+    this.lastSeenClock.set(peer.peerId, this.opts.now());
+    if (outcome.kind === 'full') void this.pingThenEvict(outcome.oldest, contact);
+  }
+
+  /** A peer did not answer: it leaves the table (it comes back when it is heard from again). */
+  failed(peerId: string): void {
+    const location = nodeLocation(peerId);
+    if (location && this.table.remove(peerId, location)) {
+      this.lastSeenClock.delete(peerId);
+      this.membership++;
+    }
+  }
+
+  /** `find_node`: the k contacts this node knows closest to `target`. */
+  closestKnown(target: Uint8Array): PeerAddress[] {
+    return this.table.closest(target, this.opts.k).map((c) => ({ peer_id: c.peerId, address: c.address }));
+  }
+
+  /**
+   * The neighbourhood of `target` (SPEC §5): the K closest live nodes a network lookup finds, this node
+   * included when it is among them.
+   */
+  async neighbourhood(target: Uint8Array, timeoutMs: number, opts: { fresh?: boolean } = {}): Promise<{ nodes: Neighbour[]; lookup: LookupOutput }> {
+    const k = this.opts.k;
+    // Upkeep asks for a fresh lookup: its whole point is to find the nodes that joined since.
+    const lookup = await (opts.fresh ? this.lookup(target, timeoutMs) : this.recentLookup(target, timeoutMs));
+    const self = { peerId: this.opts.self.peerId, address: null, location: this.location, self: true };
+    const found = lookup.closest.map((c) => ({ peerId: c.peerId, address: c.address, location: fromHex(c.location), self: false }));
+    const nodes = closestOf([self, ...found], target, k).map(({ peerId, address, self }) => ({ peerId, address, self }));
+    return { nodes, lookup };
+  }
+
+  /**
+   * A lookup of `target` that converged less than NEIGHBOURHOOD_REUSE_MS ago while the routing table has
+   * kept the same members, or a new one. Repeated calls for one resource (a register then a resolve, a
+   * client polling) then cost one lookup, not one each; a node joining, leaving or failing to answer
+   * changes the table and ends the reuse at once.
+   */
+  private async recentLookup(target: Uint8Array, timeoutMs: number): Promise<LookupOutput> {
+    const hex = toHex(target);
+    const now = Date.now();
+    const hit = this.recent.get(hex);
+    if (hit && hit.membership === this.membership && now - hit.at < NEIGHBOURHOOD_REUSE_MS) return hit.output;
+    const membership = this.membership;
+    const output = await this.lookup(target, timeoutMs);
+    if (!output.timedOut && membership === this.membership) {
+      if (this.recent.size >= MAX_RECENT_LOOKUPS) this.recent.clear();
+      this.recent.set(hex, { at: Date.now(), membership, output });
+    }
+    return output;
+  }
+
+  /** An iterative lookup of `target`; a lookup of the same target already running is shared. */
+  lookup(target: Uint8Array, timeoutMs: number): Promise<LookupOutput> {
+    const hex = toHex(target);
+    const running = this.lookups.get(hex);
+    if (running) return running.result;
+    const id = `${LOOKUP_ACTOR_PREFIX}${hex.slice(0, 16)}:${this.nextLookup++}`;
+    const seeds: LookupCandidate[] = this.table
+      .closest(target, this.opts.k)
+      .map((c) => ({ peerId: c.peerId, address: c.address, location: toHex(c.location), hop: 1 }));
+    const actor = createActor(lookupMachine.provide({ actors: { queries: this.queries(target) } }), {
+      id,
+      input: { target: hex, k: this.opts.k, alpha: this.opts.alpha, timeoutMs, seeds, exclude: [this.opts.self.peerId] },
+      inspect: this.inspection.inspector(id, 'lookup'),
+    });
+    const result = toPromise(actor).then((out) => {
+      this.stats.lookups++;
+      this.stats.hops += out.hops;
+      if (out.timedOut) this.stats.timedOut++;
+      return out;
+    });
+    const live: LiveLookup = { actor, result, startedAt: this.opts.now() };
+    this.lookups.set(hex, live);
+    void result.finally(() => this.lookups.get(hex) === live && this.lookups.delete(hex));
+    actor.start();
+    return result;
+  }
+
+  /** `node.peers` (SPEC §9.4), closest first. */
+  peers(): PeerRow[] {
+    return this.table.closest(this.location, Infinity).map((c) => ({
+      peer_id: c.peerId,
+      address: c.address,
+      distance_bucket: distanceBucket(this.location, c.location),
+      last_seen: this.lastSeenClock.get(c.peerId) ?? 0,
+    }));
+  }
+
+  actors(): ActorSummary[] {
+    return [...this.lookups.values()].map((l) => ({ id: l.actor.id, kind: 'lookup', state: l.actor.getSnapshot().value, started_at: l.startedAt }));
+  }
+
+  actor(id: string): ActorDetail {
+    const l = [...this.lookups.values()].find((x) => x.actor.id === id);
+    if (!l) throw actorNotFound(id);
+    const snap = l.actor.getSnapshot();
+    return { id, kind: 'lookup', state: snap.value, context: snap.context, machine: machineJson(lookupMachine) };
+  }
+
+  setInspecting(on: boolean): void {
+    this.inspection.set(on, () => [...this.lookups.values()].map((l) => [l.actor.id, l.actor.getSnapshot().value]));
+  }
+
+  close(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    for (const l of this.lookups.values()) l.actor.stop();
+  }
+
+  /** The network side of one lookup: a find_node to each peer the machine picks. */
+  private queries(target: Uint8Array) {
+    return fromCallback<{ type: 'query'; peers: LookupCandidate[] }>(({ receive, sendBack }) => {
+      let live = true;
+      receive((e) => {
+        for (const peer of e.peers) {
+          const timeout = Math.min(QUERY_TIMEOUT_MS, this.opts.requestTimeoutMs);
+          this.opts.transport.request(peer, 'find_node', { target }, timeout).then(
+            (r) => {
+              const { peers } = parseFindNodeResult(r);
+              const contacts = peers.map((p) => ({ peerId: p.peer_id, address: p.address, location: toHex(nodeLocation(p.peer_id)!) }));
+              if (live) sendBack({ type: 'answer', peerId: peer.peerId, contacts });
+            },
+            (err) => {
+              this.opts.log.debug('find_node failed', { peer: peer.peerId, error: (err as Error).message });
+              this.failed(peer.peerId);
+              if (live) sendBack({ type: 'failed', peerId: peer.peerId });
+            },
+          );
+        }
+      });
+      return () => {
+        live = false;
+      };
+    });
+  }
+
+  /** Kademlia's rule: a full bucket keeps its oldest contact if it still answers a ping. */
+  private async pingThenEvict(oldest: Contact, candidate: Contact): Promise<void> {
+    if (this.pinging.has(oldest.peerId)) return;
+    this.pinging.add(oldest.peerId);
+    try {
+      await this.opts.transport.request(oldest, 'ping', {}, Math.min(QUERY_TIMEOUT_MS, this.opts.requestTimeoutMs));
+      this.table.add({ ...oldest, lastSeen: Date.now() });
+    } catch {
+      if (this.table.replace(oldest, candidate)) {
+        this.membership++;
+        this.lastSeenClock.delete(oldest.peerId);
+        this.lastSeenClock.set(candidate.peerId, this.opts.now());
+      }
+    } finally {
+      this.pinging.delete(oldest.peerId);
+    }
+  }
+
+  /** Connects to a bootstrap node, retrying with doubling backoff until it answers, then looks up itself. */
+  private bootstrapFrom(url: string, backoffMs: number): void {
+    if (this.stopped) return;
+    this.opts.transport.request({ address: url }, 'ping', {}, this.opts.requestTimeoutMs).then(
+      async () => {
+        this.opts.log.info('bootstrapped', { from: url });
+        await this.lookup(this.location, this.opts.requestTimeoutMs).catch(() => undefined);
+        await this.refreshBeyondClosest();
+      },
+      (e) => {
+        this.opts.log.warn('bootstrap failed; retrying', { from: url, error: (e as Error).message, retry_in_ms: backoffMs });
+        this.later(() => this.bootstrapFrom(url, Math.min(backoffMs * 2, BACKOFF_MAX_MS)), backoffMs);
+      },
+    );
+  }
+
+  /**
+   * The last step of joining (Kademlia paper, section 2.3): a lookup of a random location in every bucket
+   * farther than the closest neighbour. The lookup of itself only met the nodes closest to this one; these
+   * meet the nodes of each farther region, and those for which this node is among the closest learn of it
+   * now rather than at the next refresh (without it, lookups right after a join can miss a new node).
+   */
+  private async refreshBeyondClosest(): Promise<void> {
+    const [closest] = this.table.closest(this.location, 1);
+    if (!closest || this.stopped) return;
+    for (let b = this.table.bucketOf(closest.location) + 1; b < LOCATION_BYTES * 8 && !this.stopped; b++) {
+      await this.lookup(randomLocationInBucket(this.location, b, randomBytes(32)), this.opts.requestTimeoutMs).catch(() => undefined);
+    }
+  }
+
+  /** Bucket refresh: a lookup of this node and of a random location in every non-empty bucket. */
+  private async refresh(): Promise<void> {
+    if (this.table.size === 0) {
+      for (const url of this.opts.bootstrap) this.bootstrapFrom(url, BACKOFF_START_MS);
+      return;
+    }
+    const targets = [this.location, ...this.table.nonEmptyBuckets().map((b) => randomLocationInBucket(this.location, b, randomBytes(32)))];
+    for (const t of targets) await this.lookup(t, this.opts.requestTimeoutMs).catch(() => undefined);
+  }
+
+  private later(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref?.();
+    this.timers.add(t);
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * A shard worker: one ResourceShard on its own thread, with its own handle on the node's LMDB
+ * environment (lmdb-js shares one environment per path per process). Started by runtime/store/shards.ts.
+ */
+import { expose } from 'comlink';
+import { setImmediate } from 'node:timers';
+import { toErrorData } from '../../protocols/errors.js';
+import { useCryptoBackend, signWithSeed } from '../../protocols/crypto.js';
+import { resourceIdBytes } from '../../protocols/objects.js';
+import { nodeCryptoBackend } from '../base/node-crypto.js';
+import { ResourceShard } from './shard.js';
+import { openStore, type Store } from './lmdb-store.js';
+import { parentEndpoint } from './worker-host.js';
+import { shardOf, type Answer, type FromShard, type ShardInit, type ShardWorkerApi, type ToShard } from './shard-protocol.js';
+import type { ActorEvent } from '../inspect/actor-view.js';
+
+let shard: ResourceShard;
+let store: Store;
+let now = 0;
+const follow = (t: number): void => void (now = Math.max(now, t));
+
+const api: ShardWorkerApi = {
+  async init(init: ShardInit) {
+    useCryptoBackend(nodeCryptoBackend());
+    follow(init.now);
+    store = await openStore({ dataDir: init.dataDir });
+    const port = init.port;
+    const post = (m: FromShard) => port.postMessage(m);
+    const answers = batcher<Answer>((batch) => post({ t: 'ans', batch }));
+    const events = batcher<ActorEvent>((list) => post({ t: 'inspect', events: list }));
+    const counts = batcher<true>(() => post({ t: 'counts', activations: shard.activations, passivations: shard.passivations }));
+    shard = new ResourceShard({
+      store,
+      ruleContext: () => ({ now, cfg: init.rules, hostPeerId: init.hostPeerId }),
+      passivateAfterMs: init.passivateAfterMs,
+      sign: (digest) => signWithSeed(init.seed, digest),
+      owns: (keyId) => shardOf(resourceIdBytes(keyId)!, init.count) === init.index,
+      onInspect: events,
+      onCounts: () => counts(true),
+    });
+    shard.setInspecting(init.inspecting);
+    port.on('message', (m: ToShard) => {
+      follow(m.now);
+      for (const { id, keyId, req } of m.batch) {
+        shard.request(keyId, req).then(
+          (result) => answers({ id, result }),
+          (e) => answers({ id, error: toErrorData(e) }),
+        );
+      }
+    });
+  },
+  listItems: (t, ids) => (follow(t), shard.listItems(ids)),
+  evictStale: (t) => (follow(t), shard.evictStale()),
+  clearExpired: (t) => (follow(t), shard.clearExpired()),
+  renew: (t) => (follow(t), shard.renew()),
+  actors: () => shard.actors(),
+  actor(id) {
+    try {
+      return shard.actor(id);
+    } catch {
+      return null;
+    }
+  },
+  setInspecting: (on) => shard.setInspecting(on),
+  stats: () => shard.stats(),
+  crash(how) {
+    if (how === 'exit') process.exit(70);
+    setTimeout(() => {
+      throw new Error('crash requested by debug.crash_worker');
+    });
+  },
+  async close() {
+    await shard?.close();
+    await store?.close();
+  },
+};
+
+/** Collects items and hands them over once per tick. */
+function batcher<T>(flush: (items: T[]) => void): (item: T) => void {
+  let items: T[] = [];
+  return (item) => {
+    if (items.push(item) > 1) return;
+    setImmediate(() => {
+      const out = items;
+      items = [];
+      flush(out);
+    });
+  };
+}
+
+// Before any await (DESIGN "Known traps": Bun drops messages that arrive before expose()).
+expose(api, parentEndpoint());

@@ -1,0 +1,358 @@
+/**
+ * The node's resource actors, in the main thread (`workers = 0`) or across W worker threads partitioned
+ * by resource location (DESIGN principle 3). The main thread owns sockets and routing; a worker owns the
+ * actors of its resources. Requests to a worker are batched per tick; answers come back batched too.
+ *
+ * A worker that dies is restarted at once: the requests it had not answered fail with `internal_error`
+ * (`data.retry = true`), never hang; its actors are activated again from LMDB on their next request. An
+ * acknowledged write is already durable, so nothing acknowledged is lost.
+ */
+import { wrap, transfer, releaseProxy, type Remote } from 'comlink';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { setImmediate } from 'node:timers';
+import { SignpostError, fromErrorData } from '../../protocols/errors.js';
+import { signWithSeed } from '../../protocols/crypto.js';
+import { resourceIdBytes } from '../../protocols/objects.js';
+import { compareUtf8 } from '../../protocols/encoding.js';
+import { sumClearCounts, type ClearCounts, type KeyItem, type RuleContext } from '../../protocols/registry.js';
+import { RESOURCE_ACTOR_PREFIX, ResourceShard, type RenewResult, type ShardStats } from './shard.js';
+import { startWorker, type WorkerHandle } from './worker-host.js';
+import { shardOf, type FromShard, type ShardRequest, type ShardWorkerApi, type ToShard } from './shard-protocol.js';
+import type { Store } from './lmdb-store.js';
+import { actorNotFound, type ActorDetail, type ActorEvent, type ActorSummary } from '../inspect/actor-view.js';
+import type { Logger } from '../base/log.js';
+
+export interface ShardsStats extends ShardStats {
+  /** Requests sent to each worker and not yet answered (one entry for the main thread when W = 0). */
+  queueDepth: number[];
+  restarts: number;
+}
+
+/** What the rest of the node sees of its resource actors, wherever they run. */
+export interface Shards {
+  /** Worker threads (0: the main thread). */
+  readonly workers: number;
+  request<T = unknown>(keyId: string, req: ShardRequest): Promise<T>;
+  /** `list_keys` items of `ids` (in that order), from the live state where an actor is live. */
+  listItems(ids: string[]): Promise<KeyItem[]>;
+  evictStale(): Promise<KeyItem[]>;
+  clearExpired(): Promise<ClearCounts>;
+  renew(): Promise<RenewResult>;
+  actors(): Promise<ActorSummary[]>;
+  actor(id: string): Promise<ActorDetail>;
+  setInspecting(on: boolean): void;
+  stats(): Promise<ShardsStats>;
+  /** Test hook: ends worker `index` (throwing or exiting). */
+  crashWorker(index: number, how: 'throw' | 'exit'): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ShardsOptions {
+  workers: number;
+  store: Store;
+  dataDir: string;
+  ruleContext(): RuleContext;
+  seed: Uint8Array;
+  passivateAfterMs: number;
+  onInspect(event: ActorEvent): void;
+  /** A worker was restarted: the actors it held are gone (inspection clients need a new snapshot). */
+  onRestart?(): void;
+  log: Logger;
+}
+
+export async function startShards(opts: ShardsOptions): Promise<Shards> {
+  return opts.workers === 0 ? new LocalShards(opts) : WorkerShards.start(opts);
+}
+
+const byKeyId = (a: KeyItem, b: KeyItem): number => compareUtf8(a.key.id, b.key.id);
+
+/** W = 0: one shard in the main thread. */
+class LocalShards implements Shards {
+  readonly workers = 0;
+  private readonly shard: ResourceShard;
+  private inflight = 0;
+
+  constructor(opts: ShardsOptions) {
+    this.shard = new ResourceShard({
+      store: opts.store,
+      ruleContext: opts.ruleContext,
+      passivateAfterMs: opts.passivateAfterMs,
+      sign: (digest) => signWithSeed(opts.seed, digest),
+      onInspect: opts.onInspect,
+    });
+  }
+
+  request<T>(keyId: string, req: ShardRequest): Promise<T> {
+    this.inflight++;
+    const done = () => void this.inflight--;
+    const p = this.shard.request<T>(keyId, req);
+    p.then(done, done);
+    return p;
+  }
+  async listItems(ids: string[]) {
+    return this.shard.listItems(ids);
+  }
+  async evictStale() {
+    return this.shard.evictStale();
+  }
+  clearExpired() {
+    return this.shard.clearExpired();
+  }
+  renew() {
+    return this.shard.renew();
+  }
+  async actors() {
+    return this.shard.actors();
+  }
+  async actor(id: string) {
+    return this.shard.actor(id);
+  }
+  setInspecting(on: boolean) {
+    this.shard.setInspecting(on);
+  }
+  async stats() {
+    return { ...this.shard.stats(), queueDepth: [this.inflight], restarts: 0 };
+  }
+  async crashWorker(): Promise<void> {
+    throw new SignpostError('invalid_params', 'this node runs its actors in the main thread (workers = 0): there is no worker to crash');
+  }
+  close() {
+    return this.shard.close();
+  }
+}
+
+interface Waiter {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+/** One worker thread and what the main thread knows of it. */
+interface Slot {
+  index: number;
+  handle: WorkerHandle;
+  api: Remote<ShardWorkerApi>;
+  port: MessagePort;
+  waiting: Map<number, Waiter>;
+  outbox: ToShard['batch'];
+  /** Rejects when this worker ends: control calls race it so none hangs on a dead worker. */
+  ended: Promise<never>;
+  /** This worker's activation and passivation totals as it last reported them. */
+  counts: { activations: number; passivations: number };
+}
+
+class WorkerShards implements Shards {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private closing = false;
+  private restarts = 0;
+  private inspecting = false;
+  /** Totals of the workers that ended, so the counters never go backwards. */
+  private readonly retired = { activations: 0, passivations: 0 };
+
+  private constructor(private readonly opts: ShardsOptions) {}
+
+  get workers(): number {
+    return this.opts.workers;
+  }
+
+  static async start(opts: ShardsOptions): Promise<WorkerShards> {
+    const shards = new WorkerShards(opts);
+    await Promise.all(Array.from({ length: opts.workers }, (_, i) => shards.spawn(i)));
+    return shards;
+  }
+
+  private async spawn(index: number): Promise<void> {
+    const handle = startWorker(new URL('./shard-worker.js', import.meta.url), `signpost-shard-${index}`);
+    const api = wrap<ShardWorkerApi>(handle.endpoint);
+    const { port1, port2 } = new MessageChannel();
+    let endedReject!: (e: Error) => void;
+    const ended = new Promise<never>((_, reject) => (endedReject = reject));
+    ended.catch(() => undefined);
+    const slot: Slot = { index, handle, api, port: port1, waiting: new Map(), outbox: [], ended, counts: { activations: 0, passivations: 0 } };
+    this.slots[index] = slot;
+    port1.on('message', (m: FromShard) => this.received(slot, m));
+    handle.onExit((code, error) => {
+      const why = error ? `threw: ${error.message}` : `exited with code ${code}`;
+      endedReject(new SignpostError('internal_error', `shard worker ${index} ${why}`, { retry: true }));
+      this.ended(slot, why);
+    });
+    const ctx = this.opts.ruleContext();
+    await Promise.race([
+      api.init(
+        transfer(
+          {
+            index,
+            count: this.opts.workers,
+            dataDir: this.opts.dataDir,
+            rules: ctx.cfg,
+            hostPeerId: ctx.hostPeerId,
+            seed: this.opts.seed,
+            passivateAfterMs: this.opts.passivateAfterMs,
+            now: ctx.now,
+            inspecting: this.inspecting,
+            port: port2,
+          },
+          [port2 as unknown as Transferable],
+        ),
+      ),
+      ended,
+    ]);
+  }
+
+  /** Fails what the dead worker had not answered and starts its successor. */
+  private ended(slot: Slot, why: string): void {
+    slot.port.close();
+    slot.api[releaseProxy]();
+    this.retired.activations += slot.counts.activations;
+    this.retired.passivations += slot.counts.passivations;
+    const lost = [...slot.waiting.values()];
+    slot.waiting.clear();
+    for (const w of lost) {
+      w.reject(new SignpostError('internal_error', `shard worker ${slot.index} ${why} before answering; it is restarted and the resource is reloaded from storage: retry the request`, { retry: true }));
+    }
+    if (this.closing) return;
+    this.restarts++;
+    this.opts.log.error('shard worker ended; restarting it', { worker: slot.index, why, failed_requests: lost.length });
+    this.spawn(slot.index).then(
+      () => this.opts.onRestart?.(),
+      (e) => this.opts.log.error('shard worker restart failed', { worker: slot.index, error: String(e) }),
+    );
+  }
+
+  private received(slot: Slot, m: FromShard): void {
+    if (m.t === 'inspect') {
+      for (const e of m.events) this.opts.onInspect(e);
+      return;
+    }
+    if (m.t === 'counts') {
+      slot.counts = { activations: m.activations, passivations: m.passivations };
+      return;
+    }
+    for (const a of m.batch) {
+      const w = slot.waiting.get(a.id);
+      if (!w) continue;
+      slot.waiting.delete(a.id);
+      if ('error' in a) w.reject(fromErrorData(a.error));
+      else w.resolve(a.result);
+    }
+  }
+
+  private slotOf(keyId: string): Slot {
+    const location = resourceIdBytes(keyId);
+    if (!location) throw new SignpostError('invalid_params', `${JSON.stringify(keyId)} is not a resource id`);
+    return this.slots[shardOf(location, this.opts.workers)];
+  }
+
+  request<T>(keyId: string, req: ShardRequest): Promise<T> {
+    const slot = this.slotOf(keyId);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      slot.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      if (slot.outbox.push({ id, keyId, req }) > 1) return;
+      setImmediate(() => this.flush(slot));
+    });
+  }
+
+  /** Sends a worker its batch (a worker that ended meanwhile has already failed its requests). */
+  private flush(slot: Slot): void {
+    if (this.slots[slot.index] !== slot) return;
+    const batch = slot.outbox;
+    slot.outbox = [];
+    const now = this.opts.ruleContext().now;
+    try {
+      slot.port.postMessage({ t: 'req', now, batch } satisfies ToShard);
+    } catch {
+      // Some request cannot be copied to another thread (e.g. params nested too deeply for structured
+      // clone): send the others, fail that one.
+      for (const item of batch) {
+        try {
+          slot.port.postMessage({ t: 'req', now, batch: [item] } satisfies ToShard);
+        } catch (e) {
+          slot.waiting.get(item.id)?.reject(new SignpostError('invalid_params', `params cannot be handed to a shard: ${e instanceof Error ? e.message : String(e)}`));
+          slot.waiting.delete(item.id);
+        }
+      }
+    }
+  }
+
+  /** A control call on every worker, failing (not hanging) if a worker ends meanwhile. */
+  private all<T>(call: (api: Remote<ShardWorkerApi>) => Promise<T>): Promise<T[]> {
+    return Promise.all(this.slots.map((s) => Promise.race([call(s.api), s.ended])));
+  }
+
+  async listItems(ids: string[]): Promise<KeyItem[]> {
+    const now = this.opts.ruleContext().now;
+    const groups = new Map<Slot, string[]>();
+    for (const id of ids) {
+      const slot = this.slotOf(id);
+      const group = groups.get(slot);
+      if (group) group.push(id);
+      else groups.set(slot, [id]);
+    }
+    const parts = await Promise.all([...groups].map(([slot, list]) => Promise.race([slot.api.listItems(now, list), slot.ended])));
+    return parts.flat().sort(byKeyId);
+  }
+
+  async evictStale(): Promise<KeyItem[]> {
+    const now = this.opts.ruleContext().now;
+    return (await this.all((api) => api.evictStale(now))).flat().sort(byKeyId);
+  }
+
+  async clearExpired(): Promise<ClearCounts> {
+    const now = this.opts.ruleContext().now;
+    return sumClearCounts(await this.all((api) => api.clearExpired(now)));
+  }
+
+  async renew(): Promise<RenewResult> {
+    const now = this.opts.ruleContext().now;
+    const parts = await this.all((api) => api.renew(now));
+    return { keys: parts.reduce((n, p) => n + p.keys, 0), renewed: parts.reduce((n, p) => n + p.renewed, 0), key_ids: parts.flatMap((p) => p.key_ids) };
+  }
+
+  async actors(): Promise<ActorSummary[]> {
+    return (await this.all((api) => api.actors())).flat();
+  }
+
+  async actor(id: string): Promise<ActorDetail> {
+    if (!id.startsWith(RESOURCE_ACTOR_PREFIX)) throw actorNotFound(id);
+    const keyId = id.slice(RESOURCE_ACTOR_PREFIX.length);
+    if (!resourceIdBytes(keyId)) throw actorNotFound(id);
+    const slot = this.slotOf(keyId);
+    const detail = await Promise.race([slot.api.actor(id), slot.ended]);
+    if (!detail) throw actorNotFound(id);
+    return detail;
+  }
+
+  setInspecting(on: boolean): void {
+    this.inspecting = on;
+    for (const s of this.slots) void Promise.race([s.api.setInspecting(on), s.ended]).catch(() => undefined);
+  }
+
+  async stats(): Promise<ShardsStats> {
+    const parts = await this.all((api) => api.stats());
+    return {
+      live: parts.reduce((n, p) => n + p.live, 0),
+      activations: this.retired.activations + parts.reduce((n, p) => n + p.activations, 0),
+      passivations: this.retired.passivations + parts.reduce((n, p) => n + p.passivations, 0),
+      queueDepth: this.slots.map((s) => s.waiting.size),
+      restarts: this.restarts,
+    };
+  }
+
+  async crashWorker(index: number, how: 'throw' | 'exit'): Promise<void> {
+    const slot = this.slots[index];
+    if (!slot) throw new SignpostError('invalid_params', `worker must be 0..${this.opts.workers - 1}, got ${index}`);
+    void slot.api.crash(how).catch(() => undefined);
+    await slot.ended.catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(
+      this.slots.map(async (s) => {
+        await Promise.race([s.api.close(), s.ended]).catch(() => undefined);
+        await s.handle.terminate();
+      }),
+    );
+  }
+}
