@@ -27,6 +27,7 @@
  * actor.send({ type: 'stop' }); // tombstone, then `unregistered`
  */
 import { assign, fromPromise, setup } from 'xstate';
+import { backoffMs } from './backoff.js';
 import type { Record as ProviderRecord } from '../protocols/types.js';
 
 /** Why `register` runs: the first registration, a scheduled renewal, a retry, or after a reconnect. */
@@ -94,10 +95,6 @@ export type RegistrationState =
 
 export const FINAL_REGISTRATION_STATES: readonly RegistrationState[] = ['unregistered', 'stopped', 'failed'];
 
-/** Wait before retry number `failures` (1-based): base · 2^(failures−1), capped at max. */
-export function retryDelayMs(failures: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
-}
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -121,7 +118,7 @@ export const registrationMachine = setup({
   },
   delays: {
     renewInterval: ({ context }) => context.renewIntervalMs,
-    retryDelay: ({ context }) => retryDelayMs(context.failures, context.retryBaseMs, context.retryMaxMs),
+    retryDelay: ({ context }) => backoffMs(context.failures, context.retryBaseMs, context.retryMaxMs),
   },
   actions: {
     accept: assign(({ event }) => ({

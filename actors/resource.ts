@@ -32,16 +32,21 @@ import {
   type ResourceState,
   type RuleContext,
 } from '../protocols/registry.js';
+import { alreadyVerified, type SignatureVerifier } from '../protocols/signed.js';
 import type { Key, Record as ProviderRecord, Tombstone } from '../protocols/types.js';
 
 export type Reply = (answer: { result: unknown } | { error: ErrorData }) => void;
 
-/** The requests a resource actor answers; every one carries its `reply`. */
+/**
+ * The requests a resource actor answers; every one carries its `reply`. `verified`: this node already
+ * checked the write's signatures (the node a client sent it to, before fanning it out), so they are not
+ * checked a second time here.
+ */
 export type ResourceRequest =
-  | { type: 'register_key'; key: Key }
+  | { type: 'register_key'; key: Key; verified?: boolean }
   | { type: 'republish_key'; key: Key }
-  | { type: 'put_record'; record: ProviderRecord }
-  | { type: 'add_tombstone'; tombstone: Tombstone }
+  | { type: 'put_record'; record: ProviderRecord; verified?: boolean }
+  | { type: 'add_tombstone'; tombstone: Tombstone; verified?: boolean }
   | { type: 'republish_records'; items: readonly unknown[] }
   | { type: 'republish_tombstones'; items: readonly unknown[] }
   | { type: 'get_key_metadata' }
@@ -60,6 +65,8 @@ export type ResourceEvent = (ResourceRequest & { reply: Reply }) | { type: 'pass
 export interface ResourceCapabilities {
   /** The rule context at this instant (node clock, config, host peer id). */
   ruleContext(): RuleContext;
+  /** Checks a signature (the node's Ed25519 backend). */
+  verify: SignatureVerifier;
   /** Durably stores the changes of one operation (resolves after the commit is on disk). */
   persist(keyId: string, changes: Changes, next: ResourceState): Promise<void>;
 }
@@ -75,18 +82,20 @@ interface ResourceContext extends ResourceInput {
   handled: number;
 }
 
-type Op<R> = (state: ResourceState, req: R, ctx: RuleContext, keyId: string) => OpOutcome<unknown>;
+type Op<R> = (state: ResourceState, req: R, ctx: RuleContext, keyId: string, verify: SignatureVerifier) => OpOutcome<unknown>;
+
+const verifierOf = (req: { verified?: boolean }, verify: SignatureVerifier) => (req.verified ? alreadyVerified : verify);
 
 const read = (state: ResourceState, result: unknown): OpOutcome<unknown> => ({ state, result, changes: { put: [], deleted: [] } });
 
 /** One handler per request type; all rules live in protocols/registry.ts. */
 const RESOURCE_OPS: { [T in ResourceRequest['type']]: Op<Extract<ResourceRequest, { type: T }>> } = {
-  register_key: (s, r, ctx) => putKey(s, r.key, 'register', ctx),
-  republish_key: (s, r, ctx) => putKey(s, r.key, 'republish', ctx),
-  put_record: (s, r, ctx) => putRecord(s, r.record, ctx),
-  add_tombstone: (s, r, ctx) => addTombstone(s, r.tombstone, ctx),
-  republish_records: (s, r, ctx, id) => republishEntries(s, 'record', r.items, id, ctx),
-  republish_tombstones: (s, r, ctx, id) => republishEntries(s, 'tombstone', r.items, id, ctx),
+  register_key: (s, r, ctx, _id, verify) => putKey(s, r.key, 'register', ctx, verifierOf(r, verify)),
+  republish_key: (s, r, ctx, _id, verify) => putKey(s, r.key, 'republish', ctx, verify),
+  put_record: (s, r, ctx, _id, verify) => putRecord(s, r.record, ctx, verifierOf(r, verify)),
+  add_tombstone: (s, r, ctx, _id, verify) => addTombstone(s, r.tombstone, ctx, verifierOf(r, verify)),
+  republish_records: (s, r, ctx, id, verify) => republishEntries(s, 'record', r.items, id, ctx, verify),
+  republish_tombstones: (s, r, ctx, id, verify) => republishEntries(s, 'tombstone', r.items, id, ctx, verify),
   get_key_metadata: (s, _r, _ctx, id) => read(s, getKey(s, id)),
   get_records: (s, _r, ctx, id) => read(s, getRecords(s, id, ctx)),
   get_tombstones: (s, _r, ctx, id) => read(s, getTombstones(s, id, ctx)),
@@ -97,8 +106,8 @@ const RESOURCE_OPS: { [T in ResourceRequest['type']]: Op<Extract<ResourceRequest
 };
 
 /** Runs one request's operation on a state (pure). */
-function runOp(state: ResourceState, req: ResourceRequest, ctx: RuleContext, keyId: string): OpOutcome<unknown> {
-  return (RESOURCE_OPS[req.type] as Op<ResourceRequest>)(state, req, ctx, keyId);
+function runOp(state: ResourceState, req: ResourceRequest, ctx: RuleContext, keyId: string, verify: SignatureVerifier): OpOutcome<unknown> {
+  return (RESOURCE_OPS[req.type] as Op<ResourceRequest>)(state, req, ctx, keyId, verify);
 }
 
 function hasChanges(c: Changes): boolean {
@@ -126,7 +135,7 @@ export const resourceMachine = setup({
       const { reply } = event;
       let out: OpOutcome<unknown>;
       try {
-        out = runOp(context.state, event, context.caps.ruleContext(), context.keyId);
+        out = runOp(context.state, event, context.caps.ruleContext(), context.keyId, context.caps.verify);
       } catch (e) {
         enqueue(() => reply({ error: toErrorData(e) }));
         return;

@@ -19,21 +19,22 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useCryptoBackend } from '../protocols/crypto.js';
 import type { Identity } from '../protocols/identity.js';
 import { resourceId } from '../protocols/objects.js';
 import { stateFromEntries, type RuleContext } from '../protocols/registry.js';
-import { makeKey, makeMetadata, makeRecord } from '../protocols/signed.js';
+import { makeKey, makeMetadata, makeRecord, signatureVerifier } from '../protocols/signed.js';
+import { nodeEd25519 } from '../runtime/base/node-crypto.js';
+import { systemTimers } from '../runtime/base/clock.js';
 import { DEFAULT_RULE_CONFIG, type Key, type Record as ProviderRecord } from '../protocols/types.js';
 import { parseRecord } from '../protocols/validate.js';
-import { nodeCryptoBackend } from '../runtime/base/node-crypto.js';
 import { benchIdentity, coresAvailable, ownCpuSeconds, percentile, startNodeProcess, verifyBaseline } from './common.js';
 import { logger } from '../runtime/base/log.js';
 import { RpcClient } from '../runtime/client/rpc-client.js';
 import { toStoreWrites } from '../runtime/store/shard.js';
 import type { ShardRequest } from '../runtime/store/shard-protocol.js';
 import { startShards, type Shards } from '../runtime/store/shards.js';
-import { openStore, type Store, type StoreWrite } from '../runtime/store/lmdb-store.js';
+import { openLmdbStore } from '../runtime/store/lmdb-store.js';
+import type { Store, StoreWrite } from '../runtime/store/store.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const log = logger('warn');
@@ -77,7 +78,7 @@ function tempDir(): string {
 }
 
 function shardsOn(store: Store, dataDir: string, workers: number, passivateAfterMs = 60_000): Promise<Shards> {
-  return startShards({ workers, store, dataDir, ruleContext, seed: nodeIdentity.seed, passivateAfterMs, onInspect: () => {}, log });
+  return startShards({ workers, store, dataDir, ruleContext, identity: nodeIdentity, verify: signatureVerifier(nodeEd25519()), timers: systemTimers, passivateAfterMs, onInspect: () => {}, log });
 }
 
 /** Runs `requests` through `shards` with at most `window` in flight; throws on the first error answer. */
@@ -129,7 +130,7 @@ const PUT_WINDOW = 4096;
  */
 async function putInProcess(work: Workload, workers: number, keep: boolean): Promise<{ rate: number; commits: number; cpuS: number; dir: string }> {
   const dir = tempDir();
-  const store = await openStore({ dataDir: dir });
+  const store = await openLmdbStore({ dataDir: dir });
   const shards = await shardsOn(store, dir, workers);
   await drive(shards, work.keys.map((key) => ({ keyId: key.id, req: { type: 'register_key', key } })), PUT_WINDOW);
   const requests = (structuredClone(work.records) as unknown[]).map((raw) => {
@@ -190,7 +191,7 @@ const KEYS_PER_WRITE = 5000;
  * what a node would have accepted, with no reused or fake signature.
  */
 async function writeKeys(dir: string, count: number, labelOf: (i: number) => string, owner: Identity, now: number): Promise<number> {
-  const store = await openStore({ dataDir: dir });
+  const store = await openLmdbStore({ dataDir: dir });
   const ctx = ruleContext();
   const t0 = performance.now();
   let inFlight: Promise<void> = Promise.resolve();
@@ -246,7 +247,6 @@ async function activationLatency(shards: Shards, ids: string[], warm: number, ex
 }
 
 async function main(): Promise<void> {
-  useCryptoBackend(nodeCryptoBackend());
   if (!gc) log.warn('run with --expose-gc (npm run bench:actors does) for steadier live-actor memory figures');
   const now = Math.floor(Date.now() / 1000);
 
@@ -354,7 +354,7 @@ async function main(): Promise<void> {
   const liveSteps = [...new Set([Math.max(1000, Math.round(10_000 * SCALE)), Math.max(1000, Math.min(Math.floor(stored / stride), Math.round(100_000 * SCALE)))])];
   const liveIds = Array.from({ length: liveSteps[liveSteps.length - 1] }, (_, j) => idOf(j * stride));
   {
-    const store = await openStore({ dataDir: bigDir });
+    const store = await openLmdbStore({ dataDir: bigDir });
     const shards = await shardsOn(store, bigDir, 0, 1e9);
     const base = memoryNow();
     let activated = 0;
@@ -393,7 +393,7 @@ async function main(): Promise<void> {
       [bigDir, big, 0],
       [keptDir, withRecords, perKey],
     ] as const) {
-      const store = await openStore({ dataDir: dir });
+      const store = await openLmdbStore({ dataDir: dir });
       const shards = await shardsOn(store, dir, workers);
       const warm = dir === bigDir ? ids.length - samples : warmOf(ids.length);
       const lat = await activationLatency(shards, ids, warm, records);

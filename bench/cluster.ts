@@ -30,7 +30,6 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createActor, fromCallback, toPromise } from 'xstate';
 import { lookupMachine, type LookupCandidate, type LookupOutput } from '../actors/lookup.js';
-import { useCryptoBackend } from '../protocols/crypto.js';
 import { fromHex, toHex } from '../protocols/encoding.js';
 import { SignpostError } from '../protocols/errors.js';
 import type { Identity } from '../protocols/identity.js';
@@ -38,10 +37,13 @@ import { compareDistance, nodeLocation, resourceLocation } from '../protocols/ka
 import { makeKey, makeMetadata, makeRecord } from '../protocols/signed.js';
 import type { Key, Record as ProviderRecord } from '../protocols/types.js';
 import { parseFindNodeResult } from '../protocols/wire.js';
-import { nodeCryptoBackend } from '../runtime/base/node-crypto.js';
 import { logger } from '../runtime/base/log.js';
 import { RpcClient } from '../runtime/client/rpc-client.js';
-import { Transport } from '../runtime/net/ws-transport.js';
+import { WsTransport } from '../runtime/net/ws-transport.js';
+import { systemTimers } from '../runtime/base/clock.js';
+import { systemRandom } from '../protocols/random.js';
+import { nodeEd25519 } from '../runtime/base/node-crypto.js';
+import type { Transport } from '../runtime/net/transport.js';
 import { LocalCluster, type LocalNode } from '../scripts/local-cluster.js';
 import { benchIdentity, coresAvailable, percentile } from './common.js';
 
@@ -270,16 +272,20 @@ function queriesActor(transport: Transport, target: Uint8Array) {
 
 async function lookupHops(nodes: LocalNode[], targets: string[]): Promise<void> {
   // A client-only transport: it announces no address, so no node puts it in its routing table.
-  const transport = new Transport({
+  const transport = new WsTransport({
     identity: identity(2_000_000),
+    ed25519: nodeEd25519(),
+    random: systemRandom,
+    timers: systemTimers,
+    now: () => Math.floor(Date.now() / 1000),
     ownAddress: () => null,
     maxFrameBytes: 1 << 20,
     maxConcurrentRequests: 256,
-    serve: async () => {
-      throw new SignpostError('method_not_found', 'the bench serves nothing');
-    },
-    onPeer: () => undefined,
+    onInspect: () => undefined,
     log,
+  });
+  transport.serve(async () => {
+    throw new SignpostError('method_not_found', 'the bench serves nothing');
   });
   try {
     const tables = await Promise.all(nodes.map(async (n) => (await n.rpc.call<{ peer_id: string; address: string }[]>('node.peers')).map((p) => ({ peerId: p.peer_id, address: p.address }))));
@@ -337,7 +343,6 @@ async function lookupHops(nodes: LocalNode[], targets: string[]): Promise<void> 
 // ---------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  useCryptoBackend(nodeCryptoBackend());
   const coresBefore = round(await coresAvailable(2, 500), 2);
   const cluster = new LocalCluster({
     nodes: NODES,

@@ -8,17 +8,20 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { base64urlDecode } from '../protocols/encoding.js';
 import { identityFromSeed, publicKeyOf, type Identity } from '../protocols/identity.js';
+import { nodeEd25519 } from '../runtime/base/node-crypto.js';
 import { metadataDigest, recordDigest } from '../protocols/objects.js';
 import type { Record as ProviderRecord } from '../protocols/types.js';
 
 const BIN = fileURLToPath(new URL('../../bin/signpost.mjs', import.meta.url));
+
+const ED25519 = nodeEd25519();
 
 /** A deterministic identity; `salt` keeps the identities of different benches apart. */
 export function benchIdentity(n: number, salt: number): Identity {
   const seed = new Uint8Array(32);
   new DataView(seed.buffer).setUint32(0, n + 1, true);
   seed[31] = salt;
-  return identityFromSeed(seed);
+  return identityFromSeed(seed, ED25519);
 }
 
 export function percentile(sorted: number[], p: number): number {

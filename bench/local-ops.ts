@@ -12,14 +12,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useCryptoBackend } from '../protocols/crypto.js';
 import type { Identity } from '../protocols/identity.js';
 import { makeKey, makeMetadata, makeRecord, recordEntry } from '../protocols/signed.js';
 import { DEFAULT_RULE_CONFIG, type Key, type Record as ProviderRecord } from '../protocols/types.js';
-import { nodeCryptoBackend } from '../runtime/base/node-crypto.js';
 import { benchIdentity, percentile, startNodeProcess, verifyBaseline } from './common.js';
 import { RpcClient } from '../runtime/client/rpc-client.js';
-import { openStore } from '../runtime/store/lmdb-store.js';
+import { openLmdbStore } from '../runtime/store/lmdb-store.js';
 import { toStoreWrites } from '../runtime/store/shard.js';
 import { stateFromEntries } from '../protocols/registry.js';
 
@@ -68,7 +66,6 @@ async function putOverRpc(url: string, keys: Key[], records: ProviderRecord[], c
 }
 
 async function main(): Promise<void> {
-  useCryptoBackend(nodeCryptoBackend());
   const now = Math.floor(Date.now() / 1000);
   const perKey = 30;
   const putKeys = Math.max(10, Math.round(400 * SCALE));
@@ -90,7 +87,7 @@ async function main(): Promise<void> {
   {
     const resources = Math.max(100, Math.round(10_000 * SCALE));
     const dir = mkdtempSync(join(tmpdir(), 'signpost-bench-'));
-    const store = await openStore({ dataDir: dir });
+    const store = await openLmdbStore({ dataDir: dir });
     const owner = identity(200_000);
     const issuers = Array.from({ length: 32 }, (_, i) => identity(i));
     const ids: string[] = [];

@@ -1,7 +1,9 @@
 // Every configuration key of SPEC §12, its type and its default: the one table that the loader
-// (load.ts) and the README share.
+// (load.ts) and the README share. The keys the storage rules read take their defaults from the rules'
+// own table (protocols/types.ts DEFAULT_RULE_CONFIG), so each default is written once.
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_RULE_CONFIG, type RuleConfig } from '../protocols/types.js';
 
 /** A node's configuration. Durations are seconds unless the name ends in `_ms`. */
 export interface Config {
@@ -100,14 +102,14 @@ export function defaultConfig(): Config {
     bootstrap: [],
     admins: [],
     workers: Math.max(1, os.availableParallelism() - 1),
-    max_clock_skew: 30,
-    stale_timeout: 3600,
-    expired_timeout: 86400,
-    renew_interval: 43200,
+    max_clock_skew: DEFAULT_RULE_CONFIG.max_clock_skew,
+    stale_timeout: DEFAULT_RULE_CONFIG.stale_timeout,
+    expired_timeout: DEFAULT_RULE_CONFIG.expired_timeout,
+    renew_interval: DEFAULT_RULE_CONFIG.renew_interval,
     replicate_interval: 3600,
     gc_interval: 3600,
-    records_limit: 32,
-    max_entries_per_key: 1024,
+    records_limit: DEFAULT_RULE_CONFIG.records_limit,
+    max_entries_per_key: DEFAULT_RULE_CONFIG.max_entries_per_key,
     k: 20,
     alpha: 3,
     request_timeout_ms: 6000,
@@ -168,3 +170,10 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = (() => {
     return { key, kind, description, default: defaultText ?? JSON.stringify(defaults[key]), ...(extension ? { extension } : {}) };
   });
 })();
+
+/** The keys of `config` the storage rules read (SPEC §4). */
+export function ruleConfigOf(config: Config): RuleConfig {
+  const rules = { ...DEFAULT_RULE_CONFIG };
+  for (const key of Object.keys(rules) as (keyof RuleConfig)[]) rules[key] = config[key];
+  return rules;
+}

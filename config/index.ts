@@ -1,4 +1,4 @@
-export { CONFIG_KEYS, defaultConfig, type Config, type ConfigKey, type ConfigKeySpec, type ValueKind } from './defaults.js';
+export { CONFIG_KEYS, defaultConfig, ruleConfigOf, type Config, type ConfigKey, type ConfigKeySpec, type ValueKind } from './defaults.js';
 export {
   ConfigError,
   configToEnvName,

@@ -1,19 +1,20 @@
 /**
  * Hashing and Ed25519 (SPEC §1, §3.5), strict on every runtime.
  *
- * The portable implementation uses `@noble/hashes` and `@noble/ed25519`. A runtime with faster
- * primitives (`node:crypto`) installs them with `useCryptoBackend` (see runtime/base/node-crypto.ts); the
- * strict checks below run in front of whichever backend verifies, so every runtime accepts exactly the
- * same signatures.
+ * SHA-256 is `@noble/hashes` everywhere (for the small inputs of SPEC §3 it is as fast as `node:crypto`).
+ * Ed25519 is an `Ed25519` backend passed to whatever signs or verifies: `nobleEd25519` runs anywhere (a
+ * browser, the SDK), and the node passes the `node:crypto` one (runtime/base/node-crypto.ts), about ten
+ * times faster. The strict checks of `verifyStrict` run in front of whichever backend verifies, so every
+ * runtime accepts exactly the same signatures.
  */
 import * as ed from '@noble/ed25519';
 import { sha256 as nobleSha256, sha512 } from '@noble/hashes/sha2.js';
 
 ed.hashes.sha512 = sha512;
 
-export interface CryptoBackend {
+/** An Ed25519 implementation. */
+export interface Ed25519 {
   name: string;
-  sha256(data: Uint8Array): Uint8Array;
   /**
    * Plain RFC 8032 verification (cofactorless, S < L) of `sig` over `msg` by a public key that has
    * already passed `isValidPublicKey`. R canonicity is checked before this is called.
@@ -33,10 +34,9 @@ function leToBigInt(b: Uint8Array, start: number, end: number): bigint {
   return n;
 }
 
-/** Portable backend: cofactorless [S]B = R + [k]A on noble's points. */
-export const nobleBackend: CryptoBackend = {
+/** The portable backend: cofactorless [S]B = R + [k]A on noble's points. */
+export const nobleEd25519: Ed25519 = {
   name: 'noble',
-  sha256: (data) => nobleSha256(data),
   verify(publicKey, msg, sig) {
     try {
       const A = ed.Point.fromBytes(publicKey, false);
@@ -55,15 +55,8 @@ export const nobleBackend: CryptoBackend = {
   publicKeyFromSeed: (seed) => ed.getPublicKey(seed),
 };
 
-let backend: CryptoBackend = nobleBackend;
-
-/** Installs a faster backend (done once by the runtime at start). */
-export function useCryptoBackend(b: CryptoBackend): void {
-  backend = b;
-}
-
 export function sha256(data: Uint8Array): Uint8Array {
-  return backend.sha256(data);
+  return nobleSha256(data);
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
@@ -132,24 +125,10 @@ export function isCanonicalScalar(s: Uint8Array): boolean {
  * Strict RFC 8032 verification (SPEC §3.5): 64-byte signature, S < L, canonical R, valid public key,
  * then the backend's cofactorless equation.
  */
-export function verifyStrict(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+export function verifyStrict(ed: Ed25519, publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
   if (sig.length !== 64) return false;
   if (!isCanonicalScalar(sig.subarray(32))) return false;
   if (!isCanonicalPointEncoding(sig.subarray(0, 32))) return false;
   if (!isValidPublicKey(publicKey)) return false;
-  return backend.verify(publicKey, msg, sig);
-}
-
-export function signWithSeed(seed: Uint8Array, msg: Uint8Array): Uint8Array {
-  return backend.sign(seed, msg);
-}
-
-export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
-  return backend.publicKeyFromSeed(seed);
-}
-
-export function randomBytes(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  crypto.getRandomValues(b);
-  return b;
+  return ed.verify(publicKey, msg, sig);
 }

@@ -71,3 +71,36 @@ export function toErrorData(e: unknown): ErrorData {
 export function fromErrorData(d: ErrorData): SignpostError {
   return new SignpostError(d.code, d.message, d.data ?? {});
 }
+
+/** One node's failure in a fan-out call (SPEC §9.2 `errors`). */
+export interface PeerError {
+  peer_id: string;
+  code: ErrorCode | string;
+  message: string;
+}
+
+/** A failure as both ends see it: the node's SignpostError, the SDK's RpcError. */
+export interface CodedFailure {
+  code: string;
+  data?: Record<string, unknown>;
+}
+
+/** Codes that say a node did not answer at all (as opposed to answering with a refusal). */
+const NO_ANSWER = new Set(['peer_timeout', 'peer_unreachable']);
+
+/**
+ * Unwraps a fan-out failure (SPEC §9.2): true when `failure` is a code `test` accepts, or is
+ * `quorum_not_reached` whose nodes all failed with such a code. With `answersOnly`, nodes that timed out or
+ * could not be reached are left out, and at least one node must have answered.
+ *
+ * @example
+ * failedWith(e, (code) => code === 'key_not_found', { answersOnly: true }); // every node that answered lacks the key
+ */
+export function failedWith(failure: CodedFailure, test: (code: string) => boolean, opts: { answersOnly?: boolean } = {}): boolean {
+  if (test(failure.code)) return true;
+  if (failure.code !== 'quorum_not_reached') return false;
+  const errors = failure.data?.errors;
+  if (!Array.isArray(errors)) return false;
+  const counted = (errors as PeerError[]).filter((x) => !(opts.answersOnly && NO_ANSWER.has(x.code)));
+  return counted.length > 0 && counted.every((x) => test(x.code));
+}

@@ -3,7 +3,8 @@
  * `00 24 08 01 12 20 ‖ pubkey32`. Only Ed25519 keys of prime order are valid.
  */
 import { CanonicalWriter, base58Decode, base58Encode, base64urlDecode, base64urlEncode } from './encoding.js';
-import { isValidPublicKey, publicKeyFromSeed, randomBytes, sha256, signWithSeed } from './crypto.js';
+import { isValidPublicKey, nobleEd25519, sha256, type Ed25519 } from './crypto.js';
+import type { Random } from './random.js';
 
 const PEER_ID_PREFIX = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20]);
 export const PEER_ID_LENGTH = 52;
@@ -45,25 +46,28 @@ export function isValidPeerId(peerId: unknown): peerId is string {
   return typeof peerId === 'string' && publicKeyOf(peerId) !== null;
 }
 
-/** A key pair: the 32-byte RFC 8032 seed and what follows from it. */
+/** A key pair: the 32-byte RFC 8032 seed, what follows from it, and a signer over it. */
 export interface Identity {
   seed: Uint8Array;
   publicKey: Uint8Array;
   peerId: string;
+  /** Signs a digest with this identity's key. */
+  sign(digest: Uint8Array): Uint8Array;
 }
 
-export function identityFromSeed(seed: Uint8Array): Identity {
+/**
+ * The identity of an Ed25519 seed, signing with `ed25519` (the portable implementation unless a faster one
+ * is given: a node passes `node:crypto`'s).
+ */
+export function identityFromSeed(seed: Uint8Array, ed25519: Ed25519 = nobleEd25519): Identity {
   if (seed.length !== 32) throw new Error('an Ed25519 seed is 32 bytes');
-  const publicKey = publicKeyFromSeed(seed);
-  return { seed, publicKey, peerId: peerIdFromPublicKey(publicKey) };
+  const publicKey = ed25519.publicKeyFromSeed(seed);
+  return { seed, publicKey, peerId: peerIdFromPublicKey(publicKey), sign: (digest) => ed25519.sign(seed, digest) };
 }
 
-export function generateIdentity(): Identity {
-  return identityFromSeed(randomBytes(32));
-}
-
-export function sign(identity: Identity, digest: Uint8Array): Uint8Array {
-  return signWithSeed(identity.seed, digest);
+/** A new identity from `random`'s bytes. */
+export function generateIdentity(random: Random, ed25519?: Ed25519): Identity {
+  return identityFromSeed(random.bytes(32), ed25519);
 }
 
 /** The identity file of SPEC §1. */
@@ -78,14 +82,14 @@ export function identityToFile(id: Identity): IdentityFile {
 }
 
 /** Parses an identity file's JSON; throws a clear Error when it is malformed or disagrees with itself. */
-export function identityFromFile(json: unknown, where: string): Identity {
+export function identityFromFile(json: unknown, where: string, ed25519?: Ed25519): Identity {
   const f = json as Partial<IdentityFile> | null;
   if (!f || typeof f !== 'object' || f.type !== 'ed25519' || typeof f.seed !== 'string' || typeof f.peer_id !== 'string') {
     throw new Error(`${where}: not an identity file (expected {"type":"ed25519","seed":"<base64url>","peer_id":"12D3KooW..."})`);
   }
   const seed = base64urlDecode(f.seed);
   if (!seed || seed.length !== 32) throw new Error(`${where}: "seed" must be 32 bytes in base64url without padding`);
-  const id = identityFromSeed(seed);
+  const id = identityFromSeed(seed, ed25519);
   if (id.peerId !== f.peer_id) {
     throw new Error(`${where}: seed and peer_id disagree (the seed's peer id is ${id.peerId}, the file says ${f.peer_id})`);
   }

@@ -10,3 +10,4 @@ export * from './signed.js';
 export * from './validate.js';
 export * as rules from './rules.js';
 export * as registry from './registry.js';
+export * from './random.js';

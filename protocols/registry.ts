@@ -26,7 +26,7 @@ import {
   type ResourceState,
   type RuleContext,
 } from './rules.js';
-import { recordEntry, signRecord, strictVerifier, tombstoneEntry, verifyKey, verifyRecord, verifyTombstone, type SignatureVerifier } from './signed.js';
+import { alreadyVerified, recordEntry, signRecord, tombstoneEntry, verifyKey, verifyRecord, verifyTombstone, type SignatureVerifier } from './signed.js';
 import { parseRecord, parseTombstone } from './validate.js';
 import type { Entry, Key, Record, RecordEntry, StoredKey, Tombstone, TombstoneEntry } from './types.js';
 
@@ -81,11 +81,10 @@ function sameKey(a: Key, b: Key): boolean {
  * published and refuses a losing one (`key_outdated`); republish marks the key published now and
  * ignores a losing one.
  */
-export function putKey(state: ResourceState, key: Key, mode: 'register' | 'republish', ctx: RuleContext, verify: SignatureVerifier = strictVerifier): OpOutcome<{ key_id: string }> {
-  checkKeyTime(key, ctx);
+export function putKey(state: ResourceState, key: Key, mode: 'register' | 'republish', ctx: RuleContext, verify: SignatureVerifier): OpOutcome<{ key_id: string }> {
   const stored = state.stored;
   const identical = stored !== null && sameKey(stored.key, key);
-  if (!identical) verifyKey(key, verify);
+  admitKey(key, ctx, identical ? alreadyVerified : verify);
   const result = { key_id: key.id };
   const published = mode === 'republish' ? ctx.now : null;
   if (stored === null || (!identical && compareKeys(key, stored.key) > 0)) {
@@ -151,31 +150,48 @@ function describeSlot(e: Entry): string {
   return `${s.key_id}/${s.issued_by}/${s.peer_id}`;
 }
 
-/** Verification steps 2–5 of SPEC §3.5 for a record; returns its entry. */
-function admitRecord(state: ResourceState, record: Record, ctx: RuleContext, keyId: string, verify: SignatureVerifier): RecordEntry {
+// ---- admission (SPEC §3.5 steps 2–5) ----
+//
+// The one place a signed write is admitted. Every node that stores a write runs all of it, against the
+// resource's state; the node a client sends a write to also runs the stateless steps (time rules and
+// signatures) before it sends the write anywhere, with no `state`, so a forged or future write gets its
+// own error at once. A write identical to the one stored (a republish) is not verified again.
+
+/** A key: time rules, then the owner's signature. */
+export function admitKey(key: Key, ctx: RuleContext, verify: SignatureVerifier): void {
+  checkKeyTime(key, ctx);
+  verifyKey(key, verify);
+}
+
+/** A record: time rules; with `state`, the key must be held and its policy allow the record; signatures. */
+export function admitRecord(record: Record, ctx: RuleContext, verify: SignatureVerifier, state?: ResourceState): RecordEntry {
   checkRecordTime(record, ctx);
-  const stored = requireKey(state, keyId);
   const e = recordEntry(record);
-  checkPolicy(stored, e);
-  const current = state.entries.get(entrySlotKey(e));
-  const identical = current?.kind === 'record' && current.digest === e.digest && current.record.signature === record.signature;
-  if (!identical) verifyRecord(record, verify);
+  if (state) {
+    checkPolicy(requireKey(state, record.metadata.key_id), e);
+    const current = state.entries.get(entrySlotKey(e));
+    if (current?.kind === 'record' && current.digest === e.digest && current.record.signature === record.signature) return e;
+  }
+  verifyRecord(record, verify);
   return e;
 }
 
-function admitTombstone(state: ResourceState, t: Tombstone, ctx: RuleContext, keyId: string, verify: SignatureVerifier): TombstoneEntry {
+/** A tombstone: time rules; with `state`, the key must be held and its policy allow it; the signature. */
+export function admitTombstone(t: Tombstone, ctx: RuleContext, verify: SignatureVerifier, state?: ResourceState): TombstoneEntry {
   checkTombstoneTime(t, ctx);
-  const stored = requireKey(state, keyId);
   const e = tombstoneEntry(t);
-  checkPolicy(stored, e);
-  const current = state.entries.get(entrySlotKey(e));
-  if (!(current?.kind === 'tombstone' && current.digest === e.digest && current.tombstone.issuer_signature === t.issuer_signature)) verifyTombstone(t, verify);
+  if (state) {
+    checkPolicy(requireKey(state, t.key_id), e);
+    const current = state.entries.get(entrySlotKey(e));
+    if (current?.kind === 'tombstone' && current.digest === e.digest && current.tombstone.issuer_signature === t.issuer_signature) return e;
+  }
+  verifyTombstone(t, verify);
   return e;
 }
 
 /** `put_record` (SPEC §4.3, §4.4): a record in reserve is kept and answered `records_limit_exceeded`. */
-export function putRecord(state: ResourceState, record: Record, ctx: RuleContext, verify: SignatureVerifier = strictVerifier): OpOutcome<EmptyResult> {
-  const e = admitRecord(state, record, ctx, record.metadata.key_id, verify);
+export function putRecord(state: ResourceState, record: Record, ctx: RuleContext, verify: SignatureVerifier): OpOutcome<EmptyResult> {
+  const e = admitRecord(record, ctx, verify, state);
   const stored = storeEntry(state, e, ctx);
   if (stored.outcome === 'lost') {
     throw new SignpostError('newer_entry_exists', `Record ${describeSlot(e)}: the stored entry of this slot wins over timestamp_issued ${record.metadata.timestamp_issued}`);
@@ -190,8 +206,8 @@ export function putRecord(state: ResourceState, record: Record, ctx: RuleContext
 }
 
 /** `add_tombstone` (SPEC §4.3). */
-export function addTombstone(state: ResourceState, t: Tombstone, ctx: RuleContext, verify: SignatureVerifier = strictVerifier): OpOutcome<EmptyResult> {
-  const e = admitTombstone(state, t, ctx, t.key_id, verify);
+export function addTombstone(state: ResourceState, t: Tombstone, ctx: RuleContext, verify: SignatureVerifier): OpOutcome<EmptyResult> {
+  const e = admitTombstone(t, ctx, verify, state);
   const stored = storeEntry(state, e, ctx);
   if (stored.outcome === 'lost') {
     throw new SignpostError('newer_entry_exists', `Tombstone ${describeSlot(e)}: the stored entry of this slot wins over timestamp_issued ${t.timestamp_issued}`);
@@ -216,7 +232,7 @@ export function republishEntries(
   raw: readonly unknown[],
   keyId: string,
   ctx: RuleContext,
-  verify: SignatureVerifier = strictVerifier,
+  verify: SignatureVerifier,
 ): OpOutcome<RepublishResult> {
   requireKey(state, keyId);
   let current = state;
@@ -228,11 +244,11 @@ export function republishEntries(
       if (kind === 'record') {
         const r = parseRecord(item, `records[${index}]`);
         if (r.metadata.key_id !== keyId) throw new SignpostError('invalid_params', `records[${index}] belongs to another key`);
-        e = admitRecord(current, r, ctx, keyId, verify);
+        e = admitRecord(r, ctx, verify, current);
       } else {
         const t = parseTombstone(item, `tombstones[${index}]`);
         if (t.key_id !== keyId) throw new SignpostError('invalid_params', `tombstones[${index}] belongs to another key`);
-        e = admitTombstone(current, t, ctx, keyId, verify);
+        e = admitTombstone(t, ctx, verify, current);
       }
       const stored = storeEntry(current, e, ctx);
       if (stored.outcome !== 'stored') return;

@@ -100,7 +100,7 @@ export function entryAllowed(e: Entry, policy: KeyPolicy): boolean {
 }
 
 // SPEC §4.4: a host record is one whose metadata.peer_id is this node (or, in a merged view, a node that answered).
-export function isHostRecord(e: RecordEntry, ctx: Pick<RuleContext, 'hostPeerId' | 'hosts'>): boolean {
+export function isHostRecord(e: Pick<RecordEntry, 'record'>, ctx: Pick<RuleContext, 'hostPeerId' | 'hosts'>): boolean {
   const peer = e.record.metadata.peer_id;
   return peer === ctx.hostPeerId || (ctx.hosts?.has(peer) ?? false);
 }
@@ -336,6 +336,11 @@ function assertNotExpired(what: string, field: string, ts: number, ctx: RuleCont
 // SPEC §4.1: a key must not be created more than max_clock_skew in the future.
 export function checkKeyTime(key: Key, ctx: RuleContext): void {
   assertNotInFuture("Key can't be registered", 'timestamp_created', key.timestamp_created, ctx);
+}
+
+// SPEC §3.2, §9.2: a record offers a service when its service_id (0 or 1 strings) names it.
+export function offersService(record: Record, serviceId: string): boolean {
+  return record.metadata.service_id.includes(serviceId);
 }
 
 // SPEC §4.1: a record is not issued after it was created (the one time rule that needs no clock).

@@ -14,11 +14,11 @@
  *   --json prints, besides the tables, one JSON line {"demo":"ready",...} once the network is ready.
  */
 import { parseArgs } from 'node:util';
-import { useCryptoBackend } from '../protocols/crypto.js';
 import { generateIdentity, type Identity } from '../protocols/identity.js';
+import { systemRandom } from '../protocols/random.js';
+import { nodeEd25519 } from '../runtime/base/node-crypto.js';
 import { makeKey, makeMetadata, makeRecord } from '../protocols/signed.js';
 import type { Key, Record as ProviderRecord } from '../protocols/types.js';
-import { nodeCryptoBackend } from '../runtime/base/node-crypto.js';
 import { RpcError } from '../runtime/client/rpc-client.js';
 import { LocalCluster, sleep, type LocalNode } from './local-cluster.js';
 
@@ -92,6 +92,7 @@ function parseOptions(): { nodes: number; basePort: number; workers: number; jso
 class UsageError extends Error {}
 
 const out = (line = '') => process.stdout.write(line + '\n');
+const ED25519 = nodeEd25519();
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const short = (peerId: string) => `${peerId.slice(0, 12)}…${peerId.slice(-4)}`;
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -103,7 +104,7 @@ function table(rows: string[][]): string[] {
 
 /** The demo's resources: signed by fresh client identities, at the node's clock. */
 function demoResources(now: number, nodes: number): DemoResource[] {
-  const owner = generateIdentity();
+  const owner = generateIdentity(systemRandom, ED25519);
   const at = (i: number) => i % nodes;
   const weather = makeKey(owner, { label: 'weather', timestamp_created: now });
   const maps = makeKey(owner, { label: 'maps', timestamp_created: now });
@@ -113,11 +114,11 @@ function demoResources(now: number, nodes: number): DemoResource[] {
       key: weather,
       via: at(0),
       providers: [
-        { identity: generateIdentity(), value: 'https://weather-eu.example/v1', via: at(1) },
-        { identity: generateIdentity(), value: 'https://weather-us.example/v1', via: at(2) },
+        { identity: generateIdentity(systemRandom, ED25519), value: 'https://weather-eu.example/v1', via: at(1) },
+        { identity: generateIdentity(systemRandom, ED25519), value: 'https://weather-us.example/v1', via: at(2) },
       ],
     },
-    { name: 'maps', key: maps, via: at(3), providers: [{ identity: generateIdentity(), value: 'https://maps.example/tiles', via: at(4) }] },
+    { name: 'maps', key: maps, via: at(3), providers: [{ identity: generateIdentity(systemRandom, ED25519), value: 'https://maps.example/tiles', via: at(4) }] },
   ];
 }
 
@@ -224,7 +225,6 @@ async function main(): Promise<number> {
     out(USAGE);
     return 0;
   }
-  useCryptoBackend(nodeCryptoBackend());
 
   // Ctrl-C: the first signal stops the network (during set-up too); later ones only say it is stopping.
   let signalled: NodeJS.Signals | null = null;

@@ -1,15 +1,15 @@
 /**
- * The `node:crypto` backend for protocols/crypto.ts: OpenSSL's Ed25519 (cofactorless, S < L) with one
- * cached KeyObject per public key, and native SHA-256. Bun and Deno implement the same module.
+ * The `node:crypto` Ed25519 backend for protocols/crypto.ts: OpenSSL's (cofactorless, S < L), with one
+ * cached KeyObject per public key. Bun and Deno implement the same module.
  */
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import type { CryptoBackend } from '../../protocols/crypto.js';
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import type { Ed25519 } from '../../protocols/crypto.js';
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const KEY_CACHE = 50_000;
 
-export function nodeCryptoBackend(): CryptoBackend {
+export function nodeEd25519(): Ed25519 {
   const publicKeys = new Map<string, KeyObject>();
   const privateKeys = new Map<string, KeyObject>();
 
@@ -37,7 +37,6 @@ export function nodeCryptoBackend(): CryptoBackend {
 
   return {
     name: 'node:crypto',
-    sha256: (data) => new Uint8Array(createHash('sha256').update(data).digest()),
     verify: (pk, msg, sig) => {
       try {
         return verify(null, msg, publicKeyObject(pk), sig);

@@ -2,10 +2,12 @@
  * What the CLI's client commands (`resource`, `provider`, `resolve`, `peers`, `watch`) share: the client's
  * identity file, human-readable output, and progress on stderr.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { generateIdentity, identityFromFile, identityToFile, type Identity } from '../../protocols/identity.js';
+import { join } from 'node:path';
+import type { Ed25519 } from '../../protocols/crypto.js';
+import { generateIdentity, type Identity } from '../../protocols/identity.js';
+import { systemRandom } from '../../protocols/random.js';
+import { loadOrCreateIdentity, readIdentityFile } from '../node/identity-file.js';
 import { keyPolicy } from '../../protocols/pow.js';
 import type { Key, Record as ProviderRecord } from '../../protocols/types.js';
 import type { MiningProgress, PeerError, PeerInfo } from '../client/client.js';
@@ -21,33 +23,14 @@ export function defaultClientKeyFile(): string {
  * creates the default file when it is missing (`create`); a read-only command uses a throwaway identity
  * instead, so looking something up never writes a file.
  */
-export function loadClientIdentity(file: string | undefined, create: boolean): { identity: Identity; note?: string } {
+export function loadClientIdentity(file: string | undefined, create: boolean, ed25519: Ed25519): { identity: Identity; note?: string } {
   const path = file ?? defaultClientKeyFile();
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    if (file !== undefined) throw new Error(`--key ${file}: no such file (create one with: signpost keygen --out ${file})`);
-    if (!create) return { identity: generateIdentity() };
-    const identity = generateIdentity();
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    try {
-      writeFileSync(path, JSON.stringify(identityToFile(identity), null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-    } catch (w) {
-      // Another command created it in between: use that one.
-      if ((w as NodeJS.ErrnoException).code === 'EEXIST') return loadClientIdentity(file, create);
-      throw w;
-    }
-    return { identity, note: `created the client identity ${identity.peerId} in ${path}` };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new Error(`${path}: not JSON`);
-  }
-  return { identity: identityFromFile(json, path) };
+  const found = readIdentityFile(path, ed25519);
+  if (found) return { identity: found };
+  if (file !== undefined) throw new Error(`--key ${file}: no such file (create one with: signpost keygen --out ${file})`);
+  if (!create) return { identity: generateIdentity(systemRandom, ed25519) };
+  const { identity, created } = loadOrCreateIdentity(path, systemRandom, ed25519);
+  return created ? { identity, note: `created the client identity ${identity.peerId} in ${path}` } : { identity };
 }
 
 /** "open", "owner only (12D3…)", "hashcash/v1: 16 bits, half-life 86400 s". */

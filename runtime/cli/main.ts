@@ -2,12 +2,12 @@
  * The `signpost` command line (SPEC §11). Command and flag names are a public interface.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { writeFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import { ConfigError, loadConfig } from '../../config/index.js';
-import { useCryptoBackend } from '../../protocols/crypto.js';
 import { generateIdentity, identityToFile } from '../../protocols/identity.js';
-import { nodeCryptoBackend } from '../base/node-crypto.js';
+import { systemRandom } from '../../protocols/random.js';
+import { nodeEd25519 } from '../base/node-crypto.js';
+import { writeIdentityFile } from '../node/identity-file.js';
 import { startNode } from '../node/start.js';
 import { RpcClient, RpcError } from '../client/rpc-client.js';
 import { SignpostClient, VerificationError, type CallOptions, type KeepAliveOptions, type MiningProgress } from '../client/client.js';
@@ -236,19 +236,14 @@ async function nodeStart(args: string[]): Promise<number> {
 function keygen(args: string[]): number {
   const { values } = parse(args, { out: { type: 'string' } });
   if (values.help) return help('keygen');
-  useCryptoBackend(nodeCryptoBackend());
-  const id = generateIdentity();
+  const id = generateIdentity(systemRandom, nodeEd25519());
   const text = JSON.stringify(identityToFile(id), null, 2) + '\n';
   const out = values.out as string | undefined;
   if (!out) {
     process.stdout.write(text);
     return 0;
   }
-  try {
-    // 'wx' (O_CREAT | O_EXCL): never overwrites, not even through a symlink, and no check-then-write race.
-    writeFileSync(out, text, { mode: 0o600, flag: 'wx' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  if (!writeIdentityFile(out, id)) {
     process.stderr.write(`signpost keygen: ${out} exists; refusing to overwrite it\n`);
     return 1;
   }
@@ -453,9 +448,10 @@ function oneArgument(positionals: string[], what: string, command: string): stri
  * the reason on stderr (as JSON with --json).
  */
 async function withClient(values: ArgValues, signs: boolean, fn: (client: SignpostClient) => Promise<number>): Promise<number> {
-  const { identity, note } = loadClientIdentity(values.key as string | undefined, signs);
+  const ed25519 = nodeEd25519();
+  const { identity, note } = loadClientIdentity(values.key as string | undefined, signs, ed25519);
   if (note) process.stderr.write(`${note}\n`);
-  const client = await SignpostClient.connect((values.url as string | undefined) ?? DEFAULT_URL, { identity });
+  const client = await SignpostClient.connect((values.url as string | undefined) ?? DEFAULT_URL, { identity, ed25519 });
   try {
     return await fn(client);
   } catch (e) {

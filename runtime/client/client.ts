@@ -16,12 +16,13 @@
  * await client.close();
  */
 import { createActor, type Actor } from 'xstate';
-import { useCryptoBackend } from '../../protocols/crypto.js';
+import { nobleEd25519, type Ed25519 } from '../../protocols/crypto.js';
 import { base64urlDecode, base64urlEncode } from '../../protocols/encoding.js';
-import { sessionDigest, sign, type Identity } from '../../protocols/identity.js';
+import { failedWith, type PeerError } from '../../protocols/errors.js';
+import { sessionDigest, type Identity } from '../../protocols/identity.js';
 import { resourceId as computeResourceId } from '../../protocols/objects.js';
 import { hashcashChallenge, keyPolicy } from '../../protocols/pow.js';
-import { makeKey, makeMetadata, makeRecord, makeTombstone } from '../../protocols/signed.js';
+import { cachedVerifier, makeKey, makeMetadata, makeRecord, makeTombstone, signatureVerifier, type SignatureVerifier } from '../../protocols/signed.js';
 import type { ChallengeType, Key, Record as ProviderRecord, RecordMetadata, Tombstone } from '../../protocols/types.js';
 import {
   FINAL_REGISTRATION_STATES,
@@ -29,7 +30,6 @@ import {
   type RegisterInput,
   type RegistrationState,
 } from '../../actors/registration.js';
-import { nodeCryptoBackend } from '../base/node-crypto.js';
 import { mineSolution, type MiningProgress, type UnminedMetadata } from './mining.js';
 import { ReconnectingTransport, type ClientTransport, type ConnectionStatus, type ReconnectOptions } from './connection.js';
 import { verifiedHostRecord, verifiedKey, verifiedProviders, VerificationError } from './verify.js';
@@ -40,12 +40,7 @@ export type { MiningProgress } from './mining.js';
 export type { ClientTransport, ConnectionStatus } from './connection.js';
 export type { RegistrationState } from '../../actors/registration.js';
 
-/** One node of the neighbourhood that failed during a fan-out call (SPEC §9.2). */
-export interface PeerError {
-  peer_id: string;
-  code: string;
-  message: string;
-}
+export type { PeerError };
 
 /** How many nodes of the neighbourhood accepted or answered, and which failed. */
 export interface Acks {
@@ -95,6 +90,8 @@ export interface KeepAliveOptions extends Omit<RegisterOptions, 'signal'> {
 export interface ConnectOptions extends ReconnectOptions {
   /** The client's key pair (protocols/identity). */
   identity: Identity;
+  /** Verifies the signed objects nodes return (default: the portable `nobleEd25519`; on Node, `node:crypto`'s is faster). */
+  ed25519?: Ed25519;
   /** Default renewal interval of `keepProviderAlive` registrations (default one hour). */
   renewIntervalMs?: number;
   /** Local deadline of a call that has no `timeoutMs` of its own (default 30 s). */
@@ -140,21 +137,8 @@ const PERMANENT_CODES = new Set([
 
 /** True when the node refused for good: a permanent code, or quorum_not_reached with only permanent refusals. */
 export function isPermanentFailure(e: unknown): boolean {
-  if (!(e instanceof RpcError)) return false;
-  if (PERMANENT_CODES.has(e.code)) return true;
-  const errors = e.code === 'quorum_not_reached' ? (e.data.errors as PeerError[] | undefined) : undefined;
-  return Array.isArray(errors) && errors.length > 0 && errors.every((x) => PERMANENT_CODES.has(x.code));
+  return e instanceof RpcError && failedWith(e, (code) => PERMANENT_CODES.has(code));
 }
-
-/** True when `e` (directly, or every refusal of a quorum failure) is `code`. */
-function failedWith(e: unknown, code: string): boolean {
-  if (!(e instanceof RpcError)) return false;
-  if (e.code === code) return true;
-  const errors = e.code === 'quorum_not_reached' ? (e.data.errors as PeerError[] | undefined) : undefined;
-  return Array.isArray(errors) && errors.length > 0 && errors.every((x) => x.code === code);
-}
-
-let cryptoInstalled = false;
 
 export class SignpostClient {
   private readonly subscriptions = new Set<Subscription>();
@@ -165,6 +149,7 @@ export class SignpostClient {
   private generation = 0;
   private authenticated = -1;
   private closed = false;
+  private readonly verify: SignatureVerifier;
 
   /**
    * A client over any transport (the SDK's unit tests pass a fake node). Use `SignpostClient.connect`.
@@ -174,6 +159,7 @@ export class SignpostClient {
     readonly identity: Identity,
     private readonly opts: Omit<ConnectOptions, 'identity'> = {},
   ) {
+    this.verify = cachedVerifier(signatureVerifier(opts.ed25519 ?? nobleEd25519), 10_000);
     transport.onNotification((method, params) => this.notified(method, params));
     transport.onStatus((status) => void this.statusChanged(status));
   }
@@ -184,10 +170,6 @@ export class SignpostClient {
    * re-registered when it is back.
    */
   static async connect(url: string, opts: ConnectOptions): Promise<SignpostClient> {
-    if (!cryptoInstalled) {
-      useCryptoBackend(nodeCryptoBackend());
-      cryptoInstalled = true;
-    }
     const transport = await ReconnectingTransport.connect(url, opts);
     return new SignpostClient(transport, opts.identity, opts);
   }
@@ -239,7 +221,7 @@ export class SignpostClient {
   /** The resource's key from its neighbourhood, verified (owner signature, id). */
   async getResource(resourceId: string, opts: CallOptions = {}): Promise<{ resource: Key } & Acks> {
     const r = await this.fanOut<{ resource: unknown } & Acks>('resources.get_resource', { resource_id: resourceId }, opts);
-    const resource = verifiedKey(r.resource, resourceId, { method: 'resources.get_resource', nodePeerId: null });
+    const resource = verifiedKey(r.resource, resourceId, { method: 'resources.get_resource', nodePeerId: null, verify: this.verify });
     return { resource, acks: r.acks, errors: r.errors };
   }
 
@@ -268,7 +250,7 @@ export class SignpostClient {
     const info = await this.authenticate();
     const metadata = await this.issueMetadata(resourceId, value, { peer_id: info.peer_id, relay_id: [], timestamp_issued: info.now }, opts);
     const r = await this.fanOut<{ record: unknown } & Acks>('resources.register_node_provider', { metadata }, opts);
-    const record = verifiedHostRecord(r.record, metadata, { method: 'resources.register_node_provider', nodePeerId: info.peer_id });
+    const record = verifiedHostRecord(r.record, metadata, { method: 'resources.register_node_provider', nodePeerId: info.peer_id, verify: this.verify });
     return { record, acks: r.acks, errors: r.errors };
   }
 
@@ -313,7 +295,7 @@ export class SignpostClient {
   async resolveProviders(resourceId: string, opts: CallOptions & { serviceId?: string } = {}): Promise<{ providers: ProviderRecord[] } & Acks> {
     const params = { resource_id: resourceId, ...(opts.serviceId === undefined ? {} : { service_id: opts.serviceId }) };
     const r = await this.fanOut<{ providers: unknown } & Acks>('resources.resolve_providers', params, opts);
-    const providers = verifiedProviders(r.providers, resourceId, { method: 'resources.resolve_providers', nodePeerId: null }, opts.serviceId);
+    const providers = verifiedProviders(r.providers, resourceId, { method: 'resources.resolve_providers', nodePeerId: null, verify: this.verify }, opts.serviceId);
     return { providers, acks: r.acks, errors: r.errors };
   }
 
@@ -341,7 +323,7 @@ export class SignpostClient {
     onChange: (providers: ProviderRecord[]) => void,
     opts: { onError?: (error: Error) => void } = {},
   ): Promise<Subscription> {
-    const sub = new Subscription(resourceId, onChange, opts.onError ?? (() => undefined), (s) => this.unsubscribe(s));
+    const sub = new Subscription(resourceId, onChange, opts.onError ?? (() => undefined), (s) => this.unsubscribe(s), this.verify);
     // Added once open: a notification that comes first waits in `early`, and a reconnect while opening
     // fails the call instead of opening a second subscription behind the caller's back.
     await this.openSubscription(sub);
@@ -397,7 +379,7 @@ export class SignpostClient {
         return record;
       } catch (e) {
         // The slot holds something newer (e.g. this identity unregistered it elsewhere): issue anew.
-        if (!failedWith(e, 'newer_entry_exists')) throw e;
+        if (!(e instanceof RpcError && failedWith(e, (code) => code === 'newer_entry_exists'))) throw e;
       }
     }
     return (await this.registerProvider(resourceId, value, opts)).record;
@@ -434,7 +416,7 @@ export class SignpostClient {
     if (this.authenticated === this.generation) return info;
     const generation = this.generation;
     const { nonce } = await this.call<{ nonce: string }>('session.challenge', {});
-    const signature = sign(this.identity, sessionDigest(base64urlDecode(nonce) ?? new Uint8Array(0), info.peer_id));
+    const signature = this.identity.sign(sessionDigest(base64urlDecode(nonce) ?? new Uint8Array(0), info.peer_id));
     await this.call('session.authenticate', { peer_id: this.peerId, signature: base64urlEncode(signature) });
     this.authenticated = generation;
     return info;
@@ -533,6 +515,7 @@ export class Subscription {
     /** @internal */
     readonly onError: (error: Error) => void,
     private readonly end: (s: Subscription) => Promise<void>,
+    private readonly verify: SignatureVerifier,
   ) {}
 
   /** Stops the notifications. */
@@ -544,7 +527,7 @@ export class Subscription {
   deliver(params: unknown): void {
     let providers: ProviderRecord[];
     try {
-      providers = verifiedProviders((params as { providers?: unknown }).providers, this.resourceId, { method: 'resources.providers_changed', nodePeerId: null });
+      providers = verifiedProviders((params as { providers?: unknown }).providers, this.resourceId, { method: 'resources.providers_changed', nodePeerId: null, verify: this.verify });
     } catch (e) {
       this.onError(e as Error);
       return;

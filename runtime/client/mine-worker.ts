@@ -3,12 +3,9 @@
  * chunks, posts a `progress` message after each chunk and a `found` message at the end. The parent
  * terminates it when it is done or cancelled.
  */
-import { useCryptoBackend } from '../../protocols/crypto.js';
-import { nodeCryptoBackend } from '../base/node-crypto.js';
 import { MINING_CHUNK, searchSolution, type MinerMessage, type MiningJob } from './mining.js';
 import { parentEndpoint } from '../store/worker-host.js';
 
-useCryptoBackend(nodeCryptoBackend());
 const parent = parentEndpoint();
 
 // Listen before any await: Bun drops messages sent to a worker before its first listener (DESIGN traps).

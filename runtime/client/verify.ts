@@ -12,8 +12,8 @@
  * have withheld honest ones, so none of its answer can be trusted.
  */
 import { SignpostError, type ErrorCode } from '../../protocols/errors.js';
-import { checkRecordOrder } from '../../protocols/rules.js';
-import { verifyKey, verifyRecord } from '../../protocols/signed.js';
+import { offersService } from '../../protocols/rules.js';
+import { verifyKey, verifyRecordOf, type SignatureVerifier } from '../../protocols/signed.js';
 import type { Key, Record as ProviderRecord, RecordMetadata } from '../../protocols/types.js';
 import { parseKey, parseRecord } from '../../protocols/validate.js';
 
@@ -33,10 +33,11 @@ export class VerificationError extends Error {
   }
 }
 
-/** Where an answer came from, for the error. */
+/** Where an answer came from (for the error), and how its signatures are checked. */
 export interface AnswerSource {
   method: string;
   nodePeerId: string | null;
+  verify: SignatureVerifier;
 }
 
 function refuse(from: AnswerSource, code: ErrorCode, message: string): never {
@@ -58,7 +59,7 @@ export function verifiedKey(x: unknown, resourceId: string, from: AnswerSource):
   return checked(from, () => {
     const key = parseKey(x, 'resource');
     if (key.id !== resourceId) refuse(from, 'invalid_key', `resource ${key.id} is not the resource asked for, ${resourceId}`);
-    verifyKey(key);
+    verifyKey(key, from.verify);
     return key;
   });
 }
@@ -67,13 +68,10 @@ export function verifiedKey(x: unknown, resourceId: string, from: AnswerSource):
 export function verifiedRecord(x: unknown, resourceId: string, from: AnswerSource, serviceId?: string, path = 'record'): ProviderRecord {
   return checked(from, () => {
     const record = parseRecord(x, path);
-    const m = record.metadata;
-    if (m.key_id !== resourceId) refuse(from, 'invalid_record', `${path} belongs to resource ${m.key_id}, not to ${resourceId}`);
-    if (serviceId !== undefined && m.service_id[0] !== serviceId) {
-      refuse(from, 'invalid_record', `${path} is for service ${JSON.stringify(m.service_id[0] ?? null)}, not ${JSON.stringify(serviceId)}`);
+    verifyRecordOf(record, resourceId, from.verify, path);
+    if (serviceId !== undefined && !offersService(record, serviceId)) {
+      refuse(from, 'invalid_record', `${path} is for service ${JSON.stringify(record.metadata.service_id[0] ?? null)}, not ${JSON.stringify(serviceId)}`);
     }
-    checkRecordOrder(record);
-    verifyRecord(record);
     return record;
   });
 }

@@ -11,7 +11,7 @@ export function actorNotFound(id: string): SignpostError {
 }
 
 /** SPEC §9.4 actor kinds. */
-export type ActorKind = 'resource' | 'registration' | 'lookup' | 'republish' | 'renew' | 'gc' | 'sync';
+export type ActorKind = 'resource' | 'registration' | 'lookup' | 'republish' | 'renew' | 'gc' | 'sync' | 'connection' | 'bootstrap';
 
 /** One row of `actors.list`. */
 export interface ActorSummary {
@@ -31,6 +31,20 @@ export interface ActorDetail {
   context: unknown;
   /** XState's `machine.toJSON()`: states and transitions, for drawing the statechart. */
   machine: unknown;
+}
+
+/**
+ * A part of the node that runs actors (the shards, the scheduler, the DHT, the transport): `actors.list`,
+ * `actors.get` and the inspection stream gather them from every source.
+ */
+export interface ActorSource {
+  /** Every actor id this source runs starts with this. */
+  readonly prefix: string;
+  actors(): ActorSummary[] | Promise<ActorSummary[]>;
+  /** null when no such actor is live here. */
+  actor(id: string): ActorDetail | null | Promise<ActorDetail | null>;
+  /** Inspection on (a client watches) or off. */
+  setInspecting(on: boolean): void;
 }
 
 /** One inspection event of the `/inspect` stream: an event an actor took and the state it left it in. */

@@ -17,18 +17,16 @@ import type http from 'node:http';
 import { setImmediate } from 'node:timers';
 import type { WebSocket } from 'ws';
 import { WebSocketServer, routeUpgrade } from '../base/websocket.js';
-import { compareUtf8 } from '../../protocols/encoding.js';
 import type { ActorEvent, ActorSummary } from './actor-view.js';
 
 const MAX_BUFFERED = 4 * 1024 * 1024;
 
-const sortById = (actors: ActorSummary[]): ActorSummary[] => actors.sort((a, b) => compareUtf8(a.id, b.id));
 const MAX_CLIENTS = 64;
 /** Events kept for a client while its snapshot is gathered. */
 const MAX_EARLY = 10_000;
 
 export interface InspectorOptions {
-  /** Every live actor now. */
+  /** Every live actor now, sorted by id. */
   actors(): Promise<ActorSummary[]>;
   now(): number;
   /** Called with true when the first client attaches and false when the last one leaves. */
@@ -64,7 +62,7 @@ export class Inspector {
   async resnapshot(): Promise<void> {
     if (this.clients.size === 0) return;
     this.flush();
-    const frame = JSON.stringify({ type: 'snapshot', at: this.opts.now(), actors: sortById(await this.opts.actors().catch(() => [])) });
+    const frame = JSON.stringify({ type: 'snapshot', at: this.opts.now(), actors: await this.opts.actors().catch(() => []) });
     for (const [ws, c] of this.clients) if (c.ready && ws.readyState === ws.OPEN) ws.send(frame);
   }
 
@@ -84,7 +82,7 @@ export class Inspector {
     // Events that happen while the snapshot is gathered reach this client after it.
     const actors = await this.opts.actors().catch(() => []);
     if (ws.readyState !== ws.OPEN) return;
-    ws.send(JSON.stringify({ type: 'snapshot', at: this.opts.now(), actors: sortById(actors) }));
+    ws.send(JSON.stringify({ type: 'snapshot', at: this.opts.now(), actors }));
     if (client.early.length) ws.send(JSON.stringify({ type: 'events', events: client.early }));
     client.early = [];
     client.ready = true;

@@ -1,43 +1,37 @@
 /**
  * The node's place in the Kademlia network (SPEC §5): its routing table, fed by every authenticated peer
- * (refreshed by the messages it sends); ping-before-evict; bootstrap with retry and backoff, ending with
- * a lookup of itself and of each bucket beyond its closest neighbour; bucket refresh; and lookups, each one
- * a lookup actor (actors/lookup.ts), shared while in flight for the same target.
+ * (refreshed by the messages it sends); ping-before-evict; and lookups, each one a lookup actor
+ * (actors/lookup.ts), shared while in flight for the same target. Joining and bucket refresh are the
+ * bootstrap actor's (net/bootstrap.ts).
  *
- * Transport timing (pings, backoff, refresh, lookup timeouts) uses the wall clock in both clock modes
- * (SPEC §10); `last_seen` in `node.peers` is reported on the node clock.
+ * Transport timing (pings, lookup timeouts) uses the wall clock in both clock modes (SPEC §10); `last_seen`
+ * in `node.peers` is reported on the node clock.
  */
 import { createActor, fromCallback, toPromise, type Actor } from 'xstate';
 import { lookupMachine, type LookupCandidate, type LookupOutput } from '../../actors/lookup.js';
 import { fromHex, toHex } from '../../protocols/encoding.js';
 import { LOCATION_BYTES, RoutingTable, closestOf, distanceBucket, nodeLocation, randomLocationInBucket, type Contact } from '../../protocols/kademlia.js';
-import { randomBytes } from '../../protocols/crypto.js';
+import type { Random } from '../../protocols/random.js';
 import { parseFindNodeResult, type PeerAddress } from '../../protocols/wire.js';
-import { InspectionTracker, actorNotFound, machineJson, type ActorDetail, type ActorEvent, type ActorSummary } from '../inspect/actor-view.js';
-import type { PeerLink, Transport } from './ws-transport.js';
+import { InspectionTracker, machineJson, type ActorDetail, type ActorEvent, type ActorSource, type ActorSummary } from '../inspect/actor-view.js';
+import type { Timers } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
+import type { Neighbour } from './quorum.js';
+import type { PeerLink, Transport } from './transport.js';
 
 export interface DhtOptions {
   self: { peerId: string };
   transport: Transport;
+  timers: Timers;
+  random: Random;
   k: number;
   alpha: number;
   /** Timeout of one node-to-node request (a ping, one find_node). */
   requestTimeoutMs: number;
-  bootstrap: string[];
   /** Node clock (seconds), for `last_seen` and inspection. */
   now(): number;
   onInspect(e: ActorEvent): void;
   log: Logger;
-  /** Bucket refresh period (wall clock). */
-  refreshMs?: number;
-}
-
-/** One member of a neighbourhood: a peer, or this node itself (`address` null). */
-export interface Neighbour {
-  peerId: string;
-  address: string | null;
-  self: boolean;
 }
 
 /** `node.peers` row (SPEC §9.4). */
@@ -48,8 +42,6 @@ export interface PeerRow {
   last_seen: number;
 }
 
-const BACKOFF_START_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
 /** One find_node in a lookup waits at most this long: a silent node must not hold the lookup. */
 const QUERY_TIMEOUT_MS = 2000;
 
@@ -64,7 +56,8 @@ interface LiveLookup {
   startedAt: number;
 }
 
-export class Dht {
+export class Dht implements ActorSource {
+  readonly prefix = LOOKUP_ACTOR_PREFIX;
   readonly table: RoutingTable;
   readonly location: Uint8Array;
   /** Node-clock time each contact was last heard from (the table keeps wall-clock times). */
@@ -75,7 +68,6 @@ export class Dht {
   private readonly recent = new Map<string, { at: number; membership: number; output: LookupOutput }>();
   private membership = 0;
   private readonly inspection: InspectionTracker;
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private nextLookup = 1;
   private stopped = false;
   /** Lookups done, and their hop counts (for metrics and the bench). */
@@ -87,21 +79,11 @@ export class Dht {
     this.inspection = new InspectionTracker(opts.now, opts.onInspect);
   }
 
-  /** Starts bootstrapping (in the background, with retries) and the bucket refresh. */
-  start(): void {
-    for (const url of this.opts.bootstrap) this.bootstrapFrom(url, BACKOFF_START_MS);
-    const refresh = () => {
-      if (this.stopped) return;
-      void this.refresh().finally(() => this.later(refresh, this.opts.refreshMs ?? 600_000));
-    };
-    this.later(refresh, this.opts.refreshMs ?? 600_000);
-  }
-
   /** An authenticated peer was heard from: it enters (or moves up in) the routing table. */
   seen(peer: PeerLink): void {
     if (!peer.address || this.stopped) return;
     const location = nodeLocation(peer.peerId)!;
-    const contact: Contact = { peerId: peer.peerId, address: peer.address, location, lastSeen: Date.now() };
+    const contact: Contact = { peerId: peer.peerId, address: peer.address, location, lastSeen: this.opts.timers.now() };
     const outcome = this.table.add(contact);
     if (outcome.kind === 'self') return;
     if (outcome.kind === 'added') this.membership++;
@@ -145,14 +127,14 @@ export class Dht {
    */
   private async recentLookup(target: Uint8Array, timeoutMs: number): Promise<LookupOutput> {
     const hex = toHex(target);
-    const now = Date.now();
+    const now = this.opts.timers.now();
     const hit = this.recent.get(hex);
     if (hit && hit.membership === this.membership && now - hit.at < NEIGHBOURHOOD_REUSE_MS) return hit.output;
     const membership = this.membership;
     const output = await this.lookup(target, timeoutMs);
     if (!output.timedOut && membership === this.membership) {
       if (this.recent.size >= MAX_RECENT_LOOKUPS) this.recent.clear();
-      this.recent.set(hex, { at: Date.now(), membership, output });
+      this.recent.set(hex, { at: this.opts.timers.now(), membership, output });
     }
     return output;
   }
@@ -168,6 +150,7 @@ export class Dht {
       .map((c) => ({ peerId: c.peerId, address: c.address, location: toHex(c.location), hop: 1 }));
     const actor = createActor(lookupMachine.provide({ actors: { queries: this.queries(target) } }), {
       id,
+      clock: this.opts.timers,
       input: { target: hex, k: this.opts.k, alpha: this.opts.alpha, timeoutMs, seeds, exclude: [this.opts.self.peerId] },
       inspect: this.inspection.inspector(id, 'lookup'),
     });
@@ -198,9 +181,9 @@ export class Dht {
     return [...this.lookups.values()].map((l) => ({ id: l.actor.id, kind: 'lookup', state: l.actor.getSnapshot().value, started_at: l.startedAt }));
   }
 
-  actor(id: string): ActorDetail {
+  actor(id: string): ActorDetail | null {
     const l = [...this.lookups.values()].find((x) => x.actor.id === id);
-    if (!l) throw actorNotFound(id);
+    if (!l) return null;
     const snap = l.actor.getSnapshot();
     return { id, kind: 'lookup', state: snap.value, context: snap.context, machine: machineJson(lookupMachine) };
   }
@@ -211,7 +194,6 @@ export class Dht {
 
   close(): void {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
     for (const l of this.lookups.values()) l.actor.stop();
   }
 
@@ -248,7 +230,7 @@ export class Dht {
     this.pinging.add(oldest.peerId);
     try {
       await this.opts.transport.request(oldest, 'ping', {}, Math.min(QUERY_TIMEOUT_MS, this.opts.requestTimeoutMs));
-      this.table.add({ ...oldest, lastSeen: Date.now() });
+      this.table.add({ ...oldest, lastSeen: this.opts.timers.now() });
     } catch {
       if (this.table.replace(oldest, candidate)) {
         this.membership++;
@@ -260,52 +242,27 @@ export class Dht {
     }
   }
 
-  /** Connects to a bootstrap node, retrying with doubling backoff until it answers, then looks up itself. */
-  private bootstrapFrom(url: string, backoffMs: number): void {
-    if (this.stopped) return;
-    this.opts.transport.request({ address: url }, 'ping', {}, this.opts.requestTimeoutMs).then(
-      async () => {
-        this.opts.log.info('bootstrapped', { from: url });
-        await this.lookup(this.location, this.opts.requestTimeoutMs).catch(() => undefined);
-        await this.refreshBeyondClosest();
-      },
-      (e) => {
-        this.opts.log.warn('bootstrap failed; retrying', { from: url, error: (e as Error).message, retry_in_ms: backoffMs });
-        this.later(() => this.bootstrapFrom(url, Math.min(backoffMs * 2, BACKOFF_MAX_MS)), backoffMs);
-      },
-    );
-  }
-
   /**
-   * The last step of joining (Kademlia paper, section 2.3): a lookup of a random location in every bucket
-   * farther than the closest neighbour. The lookup of itself only met the nodes closest to this one; these
-   * meet the nodes of each farther region, and those for which this node is among the closest learn of it
-   * now rather than at the next refresh (without it, lookups right after a join can miss a new node).
+   * Joining (Kademlia paper, section 2.3): a lookup of this node, then of a random location in every
+   * bucket farther than the closest neighbour. The lookup of itself only meets the nodes closest to this
+   * one; the others meet the nodes of each farther region, and those for which this node is among the
+   * closest learn of it now rather than at the next refresh (without it, lookups right after a join can
+   * miss a new node).
    */
-  private async refreshBeyondClosest(): Promise<void> {
+  async join(): Promise<void> {
+    await this.lookup(this.location, this.opts.requestTimeoutMs).catch(() => undefined);
     const [closest] = this.table.closest(this.location, 1);
     if (!closest || this.stopped) return;
     for (let b = this.table.bucketOf(closest.location) + 1; b < LOCATION_BYTES * 8 && !this.stopped; b++) {
-      await this.lookup(randomLocationInBucket(this.location, b, randomBytes(32)), this.opts.requestTimeoutMs).catch(() => undefined);
+      await this.lookup(randomLocationInBucket(this.location, b, this.opts.random.bytes(32)), this.opts.requestTimeoutMs).catch(() => undefined);
     }
   }
 
-  /** Bucket refresh: a lookup of this node and of a random location in every non-empty bucket. */
-  private async refresh(): Promise<void> {
-    if (this.table.size === 0) {
-      for (const url of this.opts.bootstrap) this.bootstrapFrom(url, BACKOFF_START_MS);
-      return;
-    }
-    const targets = [this.location, ...this.table.nonEmptyBuckets().map((b) => randomLocationInBucket(this.location, b, randomBytes(32)))];
+  /** Bucket refresh: a lookup of this node and of a random location in every non-empty bucket; false when the table is empty. */
+  async refresh(): Promise<boolean> {
+    if (this.table.size === 0) return false;
+    const targets = [this.location, ...this.table.nonEmptyBuckets().map((b) => randomLocationInBucket(this.location, b, this.opts.random.bytes(32)))];
     for (const t of targets) await this.lookup(t, this.opts.requestTimeoutMs).catch(() => undefined);
-  }
-
-  private later(fn: () => void, ms: number): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    t.unref?.();
-    this.timers.add(t);
+    return true;
   }
 }

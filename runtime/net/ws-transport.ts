@@ -1,10 +1,12 @@
 /**
- * Node-to-node transport (DESIGN: runtime/transport; SPEC §8; the wire protocol is protocols/wire.ts).
+ * The WebSocket transport (SPEC §8; the wire protocol is protocols/wire.ts): one authenticated WebSocket
+ * per pair of nodes, at `/p2p` on the node's own HTTP server, used by both directions. Each connection's
+ * lifecycle (handshake deadline, idle timeout, ban, close) is a connection actor (actors/connection.ts),
+ * visible in `actors.list` and the visualiser; this file owns the socket and the frames.
  *
- * One authenticated WebSocket per pair of nodes, at `/p2p` on the node's own HTTP server, reused by both
- * directions and closed when idle. Every frame is checked before it is acted on: an oversized frame
- * closes the socket (1009), a frame that does not decode or fails its schema fails its request and costs
- * the peer a point of its misbehaviour budget; a peer over budget is disconnected and banned for a while.
+ * Every frame is checked before it is acted on: an oversized frame closes the socket (1009) and costs the
+ * peer 4 points; a frame that does not decode or fails its schema fails its request and costs the peer a
+ * point of its misbehaviour budget (net/misbehaviour.ts); a peer over budget is disconnected and banned.
  *
  * Backpressure: a request to a peer whose socket has more than `4 × max_frame_bytes` unsent fails at once
  * (`peer_unreachable`) instead of queueing without bound; a peer that sends more than
@@ -13,9 +15,11 @@
  */
 import type http from 'node:http';
 import { WebSocket } from 'ws';
+import { createActor, type Actor } from 'xstate';
 import { SignpostError, ERROR_CODES, type ErrorCode } from '../../protocols/errors.js';
-import { p2pAuthDigest, publicKeyOf, sign, type Identity } from '../../protocols/identity.js';
-import { randomBytes, verifyStrict } from '../../protocols/crypto.js';
+import { p2pAuthDigest, publicKeyOf, type Identity } from '../../protocols/identity.js';
+import { verifyStrict, type Ed25519 } from '../../protocols/crypto.js';
+import type { Random } from '../../protocols/random.js';
 import {
   NONCE_BYTES,
   WIRE_VERSIONS,
@@ -25,30 +29,28 @@ import {
   parsePeerRequest,
   type Frame,
   type Hello,
-  type PeerRequest,
 } from '../../protocols/wire.js';
+import { CLOSE, connectionMachine } from '../../actors/connection.js';
 import { WebSocketServer, routeUpgrade } from '../base/websocket.js';
+import type { Timers } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
+import { InspectionTracker, machineJson, type ActorDetail, type ActorEvent, type ActorSource, type ActorSummary } from '../inspect/actor-view.js';
+import { Misbehaviour } from './misbehaviour.js';
+import type { PeerHandler, PeerLink, PeerTarget, Transport, TransportEvents } from './transport.js';
 
-/** The other end of an authenticated connection. `address` is the base URL it says it listens on. */
-export interface PeerLink {
-  peerId: string;
-  address: string | null;
-}
-
-export interface TransportOptions {
+export interface WsTransportOptions {
   identity: Identity;
+  ed25519: Ed25519;
+  random: Random;
+  timers: Timers;
+  /** Node clock (seconds), for inspection. */
+  now(): number;
   /** This node's base URL, told to peers in the hello (null until it listens). */
   ownAddress(): string | null;
   maxFrameBytes: number;
   maxConcurrentRequests: number;
-  /** Serves an authenticated peer's request; a SignpostError becomes an `err` frame with its code. */
-  serve(from: PeerLink, req: PeerRequest): Promise<unknown>;
-  /** A peer authenticated (either direction), and again when it sends frames afterwards (at most once a second). */
-  onPeer(peer: PeerLink): void;
-  /** A peer was banned (it should leave the routing table, not be handed out to others). */
-  onBan?(peerId: string): void;
   log: Logger;
+  onInspect(e: ActorEvent): void;
   handshakeTimeoutMs?: number;
   /** A connection with nothing in flight for this long is closed. */
   idleMs?: number;
@@ -58,33 +60,33 @@ export interface TransportOptions {
 }
 
 export const P2P_PATH = '/p2p';
-const CLOSE_HANDSHAKE_FAILED = 4001;
-const CLOSE_NO_COMMON_VERSION = 4002;
-const CLOSE_BANNED = 4003;
-const CLOSE_MISBEHAVIOUR = 1008;
+export const CONNECTION_ACTOR_PREFIX = 'connection:';
 /** A peer's frames refresh it in the routing table at most this often (per connection). */
 const HEARD_EVERY_MS = 1000;
 /** An oversized frame costs more than a malformed one: the peer made us read up to the limit. */
 const OVERSIZED_FRAME_POINTS = 4;
+const CONNECTION_MACHINE = machineJson(connectionMachine);
 
 interface Pending {
   resolve(r: unknown): void;
   reject(e: Error): void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: unknown;
 }
 
-/** One WebSocket to another node: handshake, then request/response both ways. */
+/** One WebSocket to another node: its actor, the handshake, then request/response both ways. */
 class PeerConnection {
   remote: PeerLink | null = null;
   readonly ready: Promise<PeerLink>;
-  lastActivity = Date.now();
-  private readonly nonce = randomBytes(NONCE_BYTES);
+  readonly actor: Actor<typeof connectionMachine>;
+  readonly startedAt: number;
+  private lastActivity: number;
+  private readonly nonce: Uint8Array;
   private theirHello: Hello | null = null;
   private version: number | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private servingCount = 0;
-  /** When this peer was last reported to `onPeer` (wall clock ms); the handshake reports it first. */
+  /** When this peer was last reported as heard from (wall clock ms); the handshake reports it first. */
   private lastHeard = 0;
   private closed = false;
   private oversized = false;
@@ -92,13 +94,35 @@ class PeerConnection {
 
   constructor(
     readonly ws: WebSocket,
-    readonly label: string,
-    private readonly t: Transport,
+    readonly id: string,
+    direction: 'inbound' | 'outbound',
+    label: string,
+    private readonly t: WsTransport,
   ) {
+    this.lastActivity = t.timers.now();
+    this.startedAt = t.opts.now();
+    this.nonce = t.opts.random.bytes(NONCE_BYTES);
     this.ready = new Promise((resolve, reject) => (this.settleReady = { resolve, reject }));
     this.ready.catch(() => undefined);
-    const handshakeTimer = setTimeout(() => this.close(CLOSE_HANDSHAKE_FAILED, 'handshake timed out'), t.handshakeTimeoutMs);
-    this.ready.then(() => clearTimeout(handshakeTimer), () => clearTimeout(handshakeTimer));
+    this.actor = createActor(connectionMachine, {
+      id,
+      clock: t.timers,
+      input: {
+        direction,
+        label,
+        handshakeTimeoutMs: t.handshakeTimeoutMs,
+        idleMs: t.idleMs,
+        io: {
+          close: (code, reason) => {
+            if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, reason);
+            else ws.terminate();
+          },
+          terminate: () => ws.terminate(),
+          idleFor: () => (this.busy ? 0 : t.timers.now() - this.lastActivity),
+        },
+      },
+      inspect: t.inspection.inspector(id, 'connection'),
+    });
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
     // 'close' follows every error. A frame over maxPayload is refused by ws itself: the peer sees 1009,
@@ -107,7 +131,11 @@ class PeerConnection {
       if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.oversized = true;
     });
     ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
-    const hello = () => this.send({ t: 'hello', versions: [...WIRE_VERSIONS], peer_id: t.identity.peerId, nonce: this.nonce, address: t.opts.ownAddress() });
+    this.actor.start();
+    const hello = () => {
+      this.actor.send({ type: 'socket.open' });
+      this.send({ t: 'hello', versions: [...WIRE_VERSIONS], peer_id: t.identity.peerId, nonce: this.nonce, address: t.opts.ownAddress() });
+    };
     if (ws.readyState === WebSocket.OPEN) hello();
     else ws.once('open', hello);
   }
@@ -121,7 +149,7 @@ class PeerConnection {
   }
 
   request(method: string, params: unknown, timeoutMs: number): Promise<unknown> {
-    const who = this.remote?.peerId ?? this.label;
+    const who = this.remote?.peerId ?? this.id;
     if (this.closed) return Promise.reject(new SignpostError('peer_unreachable', `connection to ${who} is closed`));
     if (this.ws.bufferedAmount > this.t.sendBufferLimit) {
       return Promise.reject(new SignpostError('peer_unreachable', `${who} is not reading: ${this.ws.bufferedAmount} bytes unsent`));
@@ -132,20 +160,25 @@ class PeerConnection {
     if (frame.length > this.t.maxFrameBytes) {
       return Promise.reject(new SignpostError('invalid_params', `${method} to ${who}: ${frame.length} bytes exceed max_frame_bytes ${this.t.maxFrameBytes}`));
     }
+    const timers = this.t.timers;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = timers.setTimeout(() => {
         this.pending.delete(id);
         reject(new SignpostError('peer_timeout', `${who} did not answer ${method} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.lastActivity = Date.now();
+      this.lastActivity = timers.now();
       this.ws.send(frame);
     });
   }
 
+  /** Ends the connection through its actor (`code` and `reason` go to the peer). */
   close(code: number, reason: string): void {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
-    else this.ws.terminate();
+    this.actor.send({ type: 'close', code, reason });
+  }
+
+  ban(): void {
+    this.actor.send({ type: 'ban' });
   }
 
   private send(f: Frame): void {
@@ -153,7 +186,7 @@ class PeerConnection {
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = this.t.timers.now();
     if (!isBinary) return this.violation('text frame on /p2p');
     let f: Frame;
     try {
@@ -171,7 +204,7 @@ class PeerConnection {
         const p = this.pending.get(f.id);
         if (!p) return; // answered after its timeout
         this.pending.delete(f.id);
-        clearTimeout(p.timer);
+        this.t.timers.clearTimeout(p.timer);
         if (f.t === 'res') return p.resolve(f.result);
         const code = (Object.hasOwn(ERROR_CODES, f.code) ? f.code : 'internal_error') as ErrorCode;
         return p.reject(new SignpostError(code, `${this.remote.peerId}: ${f.message}`));
@@ -188,38 +221,44 @@ class PeerConnection {
    * last frames, read while its connection closes, do not bring it back.
    */
   private heard(): void {
-    const now = Date.now();
+    const now = this.t.timers.now();
     if (this.closed || now - this.lastHeard < HEARD_EVERY_MS || this.t.isBanned(this.remote!.peerId)) return;
     this.lastHeard = now;
-    this.t.opts.onPeer(this.remote!);
+    this.t.events.peer?.(this.remote!);
+  }
+
+  private refuse(code: number, reason: string): void {
+    this.actor.send({ type: 'refuse', code, reason });
   }
 
   private handshake(f: Frame): void {
+    const t = this.t;
     if (f.t === 'hello' && !this.theirHello) {
       this.version = agreedVersion(f.versions);
       if (this.version === null) {
-        return this.close(CLOSE_NO_COMMON_VERSION, `no common wire version (ours ${WIRE_VERSIONS.join(',')}, theirs ${f.versions.join(',')})`);
+        return this.refuse(CLOSE.noCommonVersion, `no common wire version (ours ${WIRE_VERSIONS.join(',')}, theirs ${f.versions.join(',')})`);
       }
-      if (f.peer_id === this.t.identity.peerId) return this.close(CLOSE_HANDSHAKE_FAILED, 'connected to itself');
-      if (this.t.isBanned(f.peer_id)) return this.close(CLOSE_BANNED, 'banned for misbehaviour');
+      if (f.peer_id === t.identity.peerId) return this.refuse(CLOSE.handshakeFailed, 'connected to itself');
+      if (t.isBanned(f.peer_id)) return this.refuse(CLOSE.banned, 'banned for misbehaviour');
       this.theirHello = f;
-      const signature = sign(this.t.identity, p2pAuthDigest(f.nonce, f.peer_id, this.t.identity.peerId));
+      const signature = t.identity.sign(p2pAuthDigest(f.nonce, f.peer_id, t.identity.peerId));
       return this.send({ t: 'auth', version: this.version, signature });
     }
     if (f.t === 'auth' && this.theirHello) {
       const them = this.theirHello.peer_id;
-      const ok = f.version === this.version && verifyStrict(publicKeyOf(them)!, p2pAuthDigest(this.nonce, this.t.identity.peerId, them), f.signature);
-      if (!ok) return this.close(CLOSE_HANDSHAKE_FAILED, 'handshake signature does not verify');
+      const ok = f.version === this.version && verifyStrict(t.opts.ed25519, publicKeyOf(them)!, p2pAuthDigest(this.nonce, t.identity.peerId, them), f.signature);
+      if (!ok) return this.refuse(CLOSE.handshakeFailed, 'handshake signature does not verify');
       this.remote = { peerId: them, address: this.theirHello.address };
-      this.lastHeard = Date.now();
+      this.lastHeard = t.timers.now();
+      this.actor.send({ type: 'authenticated', peerId: them, version: this.version! });
       this.settleReady.resolve(this.remote);
       return;
     }
-    this.close(CLOSE_HANDSHAKE_FAILED, `unexpected ${f.t} during the handshake`);
+    this.refuse(CLOSE.handshakeFailed, `unexpected ${f.t} during the handshake`);
   }
 
   private serve(id: number, method: string, params: unknown): void {
-    let req: PeerRequest;
+    let req;
     try {
       req = parsePeerRequest(method, params);
     } catch (e) {
@@ -228,12 +267,12 @@ class PeerConnection {
     }
     this.servingCount++;
     this.updateFlow();
-    this.t.opts.serve(this.remote!, req).then(
+    this.t.handle(this.remote!, req).then(
       (result) => this.send({ t: 'res', id, result: result ?? {} }),
       (e) => this.answerError(id, e),
     ).finally(() => {
       this.servingCount--;
-      this.lastActivity = Date.now();
+      this.lastActivity = this.t.timers.now();
       this.updateFlow();
     });
   }
@@ -253,23 +292,24 @@ class PeerConnection {
   }
 
   private violation(what: string): void {
-    if (!this.remote) return this.close(CLOSE_HANDSHAKE_FAILED, what.slice(0, 120));
+    if (!this.remote) return this.refuse(CLOSE.handshakeFailed, what.slice(0, 120));
     this.t.opts.log.debug('peer misbehaved', { peer: this.remote.peerId, what });
-    if (this.t.penalise(this.remote.peerId)) this.close(CLOSE_MISBEHAVIOUR, 'misbehaviour budget exceeded');
+    this.t.penalise(this.remote.peerId);
   }
 
   private onClosed(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    if ((this.oversized || code === 1009) && this.remote) this.t.penalise(this.remote.peerId, OVERSIZED_FRAME_POINTS);
-    const who = this.remote?.peerId ?? this.label;
+    if ((this.oversized || code === CLOSE.tooBig) && this.remote) this.t.penalise(this.remote.peerId, OVERSIZED_FRAME_POINTS);
+    const who = this.remote?.peerId ?? this.id;
     const error = new SignpostError('peer_unreachable', `connection to ${who} closed (${code}${reason ? ` ${reason}` : ''})`);
     this.settleReady.reject(error);
     for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
+      this.t.timers.clearTimeout(p.timer);
       p.reject(error);
     }
     this.pending.clear();
+    this.actor.send({ type: 'socket.closed', code, reason });
     this.t.forget(this);
   }
 }
@@ -278,39 +318,63 @@ class PeerConnection {
  * Connections to other nodes, both directions.
  *
  * @example
- * const transport = new Transport({ identity, ownAddress: () => url, maxFrameBytes, maxConcurrentRequests, serve, onPeer, log });
+ * const transport = new WsTransport({ identity, ed25519, random, timers, now, ownAddress: () => url, maxFrameBytes, maxConcurrentRequests, log, onInspect });
+ * transport.serve(handler);
  * transport.attach(server);
  * const answer = await transport.request({ address: 'ws://127.0.0.1:7071' }, 'ping', {}, 2000);
  */
-export class Transport {
+export class WsTransport implements Transport, ActorSource {
+  readonly prefix = CONNECTION_ACTOR_PREFIX;
   readonly identity: Identity;
+  readonly timers: Timers;
   readonly maxFrameBytes: number;
   readonly sendBufferLimit: number;
   readonly handshakeTimeoutMs: number;
+  readonly idleMs: number;
+  readonly inspection: InspectionTracker;
+  events: TransportEvents = {};
+  private handler: PeerHandler = async () => {
+    throw new SignpostError('peer_unreachable', 'this node does not serve peers yet');
+  };
   /** The connection used for requests to each authenticated peer. */
   private readonly byPeer = new Map<string, PeerConnection>();
   private readonly all = new Set<PeerConnection>();
   private readonly dialing = new Map<string, Promise<PeerConnection>>();
-  private readonly penalties = new Map<string, { points: number; since: number }>();
-  private readonly bans = new Map<string, number>();
-  private readonly sweeper: ReturnType<typeof setInterval>;
+  private readonly misbehaviour: Misbehaviour;
+  private sweeper: unknown = null;
   private release: (() => void) | null = null;
   private wss: InstanceType<typeof WebSocketServer> | null = null;
+  private nextConnection = 1;
   private stopped = false;
+  private closing: Promise<void> | null = null;
 
-  constructor(readonly opts: TransportOptions) {
+  constructor(readonly opts: WsTransportOptions) {
     this.identity = opts.identity;
+    this.timers = opts.timers;
     this.maxFrameBytes = opts.maxFrameBytes;
     this.sendBufferLimit = 4 * opts.maxFrameBytes;
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 5000;
-    const idleMs = opts.idleMs ?? 120_000;
-    this.sweeper = setInterval(() => {
-      const now = Date.now();
-      for (const c of this.all) if (!c.busy && now - c.lastActivity > idleMs) c.close(1000, 'idle');
-      for (const [peer, until] of this.bans) if (until <= now) this.bans.delete(peer);
-      for (const [peer, p] of this.penalties) if (now - p.since > 60_000) this.penalties.delete(peer);
-    }, Math.min(idleMs, 30_000));
-    this.sweeper.unref?.();
+    this.idleMs = opts.idleMs ?? 120_000;
+    this.inspection = new InspectionTracker(opts.now, opts.onInspect);
+    this.misbehaviour = new Misbehaviour({ timers: opts.timers, budget: opts.misbehaviourBudget, banMs: opts.banMs });
+    const sweep = () => {
+      this.misbehaviour.sweep();
+      this.sweeper = this.timers.setTimeout(sweep, 60_000);
+    };
+    this.sweeper = this.timers.setTimeout(sweep, 60_000);
+  }
+
+  serve(handler: PeerHandler): void {
+    this.handler = handler;
+  }
+
+  on(events: TransportEvents): void {
+    this.events = events;
+  }
+
+  /** @internal Runs the handler for one request of `from`. */
+  handle(from: PeerLink, req: Parameters<PeerHandler>[1]): Promise<unknown> {
+    return this.handler(from, req);
   }
 
   /** Serves `/p2p` on `server`. */
@@ -318,46 +382,32 @@ export class Transport {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxFrameBytes });
     this.release = routeUpgrade(server, P2P_PATH, (req, socket, head) => {
       if (this.stopped) return socket.destroy();
-      this.wss!.handleUpgrade(req, socket, head, (ws) => this.adopt(new PeerConnection(ws, `inbound ${req.socket.remoteAddress}:${req.socket.remotePort}`, this)));
+      this.wss!.handleUpgrade(req, socket, head, (ws) => this.adopt(ws, 'inbound', `${req.socket.remoteAddress}:${req.socket.remotePort}`));
     });
   }
 
-  /**
-   * Sends one request to a peer, over its open connection or a new one to `address`; `peerId`, when
-   * given, must be who answers there. Fails with `peer_unreachable`, `peer_timeout` or the peer's error.
-   */
-  async request(to: { peerId?: string; address: string | null }, method: string, params: unknown, timeoutMs: number): Promise<unknown> {
-    const deadline = Date.now() + timeoutMs;
-    const conn = await withTimeout(this.connection(to), timeoutMs, () => new SignpostError('peer_timeout', `${to.peerId ?? to.address} did not connect within ${timeoutMs} ms`));
-    return conn.request(method, params, Math.max(1, deadline - Date.now()));
+  async request(to: PeerTarget, method: string, params: unknown, timeoutMs: number): Promise<unknown> {
+    const deadline = this.timers.now() + timeoutMs;
+    const conn = await this.withTimeout(this.connection(to), timeoutMs, () => new SignpostError('peer_timeout', `${to.peerId ?? to.address} did not connect within ${timeoutMs} ms`));
+    return conn.request(method, params, Math.max(1, deadline - this.timers.now()));
   }
 
-  /** Authenticated peers with an open connection. */
-  connectedPeers(): PeerLink[] {
+  peers(): PeerLink[] {
     return [...this.byPeer.values()].filter((c) => c.isOpen).map((c) => c.remote!);
   }
 
   isBanned(peerId: string): boolean {
-    const until = this.bans.get(peerId);
-    return until !== undefined && until > Date.now();
+    return this.misbehaviour.isBanned(peerId);
   }
 
-  /** Adds `points` against `peerId`; true (and the peer is banned) when it is over its budget. */
-  penalise(peerId: string, points = 1): boolean {
-    const now = Date.now();
-    const p = this.penalties.get(peerId) ?? { points: 0, since: now };
-    p.points += points;
-    this.penalties.set(peerId, p);
-    if (p.points <= (this.opts.misbehaviourBudget ?? 16)) return false;
-    this.bans.set(peerId, now + (this.opts.banMs ?? 600_000));
-    this.penalties.delete(peerId);
-    this.opts.log.warn('peer banned for misbehaviour', { peer: peerId, ban_ms: this.opts.banMs ?? 600_000 });
-    this.opts.onBan?.(peerId);
-    for (const c of this.all) if (c.remote?.peerId === peerId) c.close(CLOSE_MISBEHAVIOUR, 'misbehaviour budget exceeded');
-    return true;
+  penalise(peerId: string, points = 1): void {
+    if (!this.misbehaviour.penalise(peerId, points)) return;
+    this.opts.log.warn('peer banned for misbehaviour', { peer: peerId, ban_ms: this.misbehaviour.banMs });
+    this.events.banned?.(peerId);
+    for (const c of this.all) if (c.remote?.peerId === peerId) c.ban();
   }
 
-  /** Called by a connection when it closed. */
+  /** @internal Called by a connection when it closed. */
   forget(c: PeerConnection): void {
     this.all.delete(c);
     if (c.remote && this.byPeer.get(c.remote.peerId) === c) {
@@ -367,21 +417,41 @@ export class Transport {
     }
   }
 
-  async close(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.sweeper);
-    this.release?.();
-    const closing = [...this.all].map((c) => new Promise<void>((resolve) => {
-      if (c.ws.readyState === WebSocket.CLOSED) return resolve();
-      c.ws.once('close', () => resolve());
-      c.close(1001, 'node shutting down');
-      setTimeout(() => (c.ws.terminate(), resolve()), 1000).unref?.();
-    }));
-    await Promise.all(closing);
-    await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+  // ---- the connection actors (ActorSource) ----
+
+  actors(): ActorSummary[] {
+    return [...this.all].map((c) => ({ id: c.id, kind: 'connection', state: c.actor.getSnapshot().value, started_at: c.startedAt }));
   }
 
-  private async connection(to: { peerId?: string; address: string | null }): Promise<PeerConnection> {
+  actor(id: string): ActorDetail | null {
+    const c = [...this.all].find((x) => x.id === id);
+    if (!c) return null;
+    const { io: _io, ...context } = c.actor.getSnapshot().context;
+    return { id, kind: 'connection', state: c.actor.getSnapshot().value, context, machine: CONNECTION_MACHINE };
+  }
+
+  setInspecting(on: boolean): void {
+    this.inspection.set(on, () => [...this.all].map((c) => [c.id, c.actor.getSnapshot().value]));
+  }
+
+  /** Closes every connection (1001) and stops accepting new ones; a second call does nothing more. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.stopped = true;
+      this.timers.clearTimeout(this.sweeper);
+      this.release?.();
+      const closing = [...this.all].map((c) => new Promise<void>((resolve) => {
+        if (c.ws.readyState === WebSocket.CLOSED) return resolve();
+        c.ws.once('close', () => resolve());
+        c.close(CLOSE.goingAway, 'node shutting down');
+      }));
+      await Promise.all(closing);
+      await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+    })();
+    return this.closing;
+  }
+
+  private async connection(to: PeerTarget): Promise<PeerConnection> {
     if (this.stopped) throw new SignpostError('peer_unreachable', 'node is shutting down');
     const open = to.peerId ? this.byPeer.get(to.peerId) : undefined;
     if (open?.isOpen) return open;
@@ -401,8 +471,7 @@ export class Transport {
 
   private async dial(address: string): Promise<PeerConnection> {
     const ws = new WebSocket(`${address}${P2P_PATH}`, { maxPayload: this.maxFrameBytes, handshakeTimeout: this.handshakeTimeoutMs });
-    const conn = new PeerConnection(ws, address, this);
-    this.adopt(conn);
+    const conn = this.adopt(ws, 'outbound', address);
     try {
       return (await conn.ready, conn);
     } catch (e) {
@@ -410,23 +479,28 @@ export class Transport {
     }
   }
 
-  private adopt(c: PeerConnection): void {
-    if (this.stopped) return c.close(1001, 'node shutting down');
+  private adopt(ws: WebSocket, direction: 'inbound' | 'outbound', label: string): PeerConnection {
+    const c = new PeerConnection(ws, `${CONNECTION_ACTOR_PREFIX}${this.nextConnection++}:${direction === 'inbound' ? 'from' : 'to'}:${label}`, direction, label, this);
+    if (this.stopped) {
+      c.close(CLOSE.goingAway, 'node shutting down');
+      return c;
+    }
     this.all.add(c);
     c.ready.then((peer) => {
       const current = this.byPeer.get(peer.peerId);
       if (!current?.isOpen) this.byPeer.set(peer.peerId, c);
-      this.opts.onPeer(peer);
+      this.events.peer?.(peer);
     }, () => undefined);
+    return c;
   }
-}
 
-function withTimeout<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(error()), ms);
-    p.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e) => (clearTimeout(timer), reject(e)),
-    );
-  });
+  private withTimeout<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = this.timers.setTimeout(() => reject(error()), ms);
+      p.then(
+        (v) => (this.timers.clearTimeout(timer), resolve(v)),
+        (e) => (this.timers.clearTimeout(timer), reject(e)),
+      );
+    });
+  }
 }

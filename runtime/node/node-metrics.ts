@@ -7,11 +7,11 @@ import { SignpostError } from '../../protocols/errors.js';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, MetricsRegistry } from '../base/metrics.js';
 import type { RpcDispatcher } from '../rpc/server.js';
 import type { Shards } from '../store/shards.js';
-import type { Store } from '../store/lmdb-store.js';
-import type { Scheduler } from './scheduler.js';
+import type { Store } from '../store/store.js';
 import type { JobKind } from '../../actors/job.js';
 import type { Dht } from '../net/dht.js';
-import type { Transport } from '../net/ws-transport.js';
+import type { Transport } from '../net/transport.js';
+import type { ActorSource } from '../inspect/actor-view.js';
 
 export function nodeMetrics() {
   const registry = new MetricsRegistry();
@@ -56,11 +56,12 @@ export function nodeMetrics() {
       jobRuns.inc({ job: kind, result: ok ? 'ok' : 'failed' });
       jobDuration.observe(ms / 1000, { job: kind });
     },
-    collectFrom({ shards, store, scheduler, dht, transport }: { shards: Shards; store: Store; scheduler: Scheduler; dht: Dht; transport: Transport }): void {
+    /** `others`: every actor source but the shards (their actors are counted without listing them). */
+    collectFrom({ shards, store, others, dht, transport }: { shards: Shards; store: Store; others: ActorSource[]; dht: Dht; transport: Transport }): void {
       registry.collect(async () => {
         const s = await shards.stats();
         const byKind = new Map<string, number>([['resource', s.live]]);
-        for (const a of [...scheduler.actors(), ...dht.actors()]) byKind.set(a.kind, (byKind.get(a.kind) ?? 0) + 1);
+        for (const a of (await Promise.all(others.map((o) => o.actors()))).flat()) byKind.set(a.kind, (byKind.get(a.kind) ?? 0) + 1);
         liveActors.set([...byKind].map(([kind, value]) => ({ labels: { kind }, value })));
         activations.set([{ value: s.activations }]);
         passivations.set([{ value: s.passivations }]);
@@ -70,7 +71,7 @@ export function nodeMetrics() {
         commits.set([{ value: st.commits }]);
         bytes.set([{ value: st.bytes }]);
         peers.set([{ value: dht.table.size }]);
-        connections.set([{ value: transport.connectedPeers().length }]);
+        connections.set([{ value: transport.peers().length }]);
         lookups.set([
           { labels: { outcome: 'converged' }, value: dht.stats.lookups - dht.stats.timedOut },
           { labels: { outcome: 'timed_out' }, value: dht.stats.timedOut },

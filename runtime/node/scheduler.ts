@@ -10,16 +10,24 @@
  * (at least every minute, so a jump of the system clock is noticed), and it runs what is due the way a
  * jump does. Runs never overlap; each run's time is persisted, so a restart neither re-runs nor skips one.
  */
-import { createActor, type Actor, type AnyStateMachine } from 'xstate';
+import { createActor, waitFor, type Actor } from 'xstate';
 import { SignpostError } from '../../protocols/errors.js';
-import { JOB_ORDER, jobMachine, type JobContext, type JobKind, type JobWork } from '../../actors/job.js';
-import { InspectionTracker, machineJson, type ActorDetail, type ActorEvent, type ActorSummary } from '../inspect/actor-view.js';
+import { JOB_ORDER, type JobContext, type JobInput, type JobKind } from '../../actors/job.js';
+import { gcMachine, gcMachineWith, type GcWork } from '../../actors/gc.js';
+import { renewMachine, renewMachineWith, type RenewWork } from '../../actors/renew.js';
+import { republishMachine, republishMachineWith, type RepublishWork } from '../../actors/republish.js';
+import { InspectionTracker, machineJson, type ActorDetail, type ActorEvent, type ActorSource, type ActorSummary } from '../inspect/actor-view.js';
 import type { Clock, ManualClock } from '../base/clock.js';
-import type { Store } from '../store/lmdb-store.js';
+import type { Store } from '../store/store.js';
 import type { Logger } from '../base/log.js';
 
 /** A job to schedule: its kind, seconds between runs, and the work of its phases. */
-export type JobSpec = { [K in JobKind]: { kind: K; interval: number; work: JobWork<K> } }[JobKind];
+export type JobSpec =
+  | { kind: 'renew'; interval: number; work: RenewWork }
+  | { kind: 'gc'; interval: number; work: GcWork }
+  | { kind: 'republish'; interval: number; work: RepublishWork };
+
+type JobActor = Actor<typeof renewMachine> | Actor<typeof gcMachine> | Actor<typeof republishMachine>;
 
 export interface JobRunObserver {
   (kind: JobKind, durationMs: number, ok: boolean): void;
@@ -38,10 +46,12 @@ interface Job {
   kind: JobKind;
   interval: number;
   due: number;
-  machine: AnyStateMachine;
-  actor: Actor<AnyStateMachine>;
+  machine: unknown;
+  actor: JobActor;
   startedAt: number;
 }
+
+const MACHINES = { renew: machineJson(renewMachine), gc: machineJson(gcMachine), republish: machineJson(republishMachine) };
 
 export const JOB_ACTOR_PREFIX = 'job:';
 const lastRunMeta = (kind: JobKind) => `job_last_run:${kind}`;
@@ -50,11 +60,12 @@ const MAX_STEPPED_RUNS = 100_000;
 /** Longest sleep under the system clock, so a jump of the system clock is noticed within it. */
 const MAX_SLEEP_MS = 60_000;
 
-export class Scheduler {
+export class Scheduler implements ActorSource {
+  readonly prefix = JOB_ACTOR_PREFIX;
   private readonly jobs: Job[];
   private readonly inspection: InspectionTracker;
   private chain: Promise<unknown> = Promise.resolve();
-  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timer: unknown = null;
   private stopped = false;
 
   constructor(private readonly opts: SchedulerOptions) {
@@ -65,15 +76,16 @@ export class Scheduler {
       .map((spec) => {
         const last = opts.store.getMeta<number>(lastRunMeta(spec.kind));
         const due = (last === undefined ? now : Math.min(last, now)) + spec.interval;
-        const machine = jobMachine(spec.kind, spec.work as never);
         const id = JOB_ACTOR_PREFIX + spec.kind;
-        const actor = createActor(machine, {
-          id,
-          input: { interval: spec.interval, nextDueAt: due, lastRunAt: last ?? null },
-          inspect: this.inspection.inspector(id, spec.kind),
-        });
+        const options = { id, input: { interval: spec.interval, nextDueAt: due, lastRunAt: last ?? null } satisfies JobInput, inspect: this.inspection.inspector(id, spec.kind) };
+        const actor: JobActor =
+          spec.kind === 'renew'
+            ? createActor(renewMachineWith(spec.work), options)
+            : spec.kind === 'gc'
+              ? createActor(gcMachineWith(spec.work), options)
+              : createActor(republishMachineWith(spec.work), options);
         actor.start();
-        return { kind: spec.kind, interval: spec.interval, due, machine, actor, startedAt: now };
+        return { kind: spec.kind, interval: spec.interval, due, machine: MACHINES[spec.kind], actor, startedAt: now };
       });
   }
 
@@ -141,21 +153,15 @@ export class Scheduler {
 
   /** One run of a job at `at`; it is next due at `at + interval`. */
   private async run(job: Job, at: number): Promise<void> {
-    const before = (job.actor.getSnapshot().context as JobContext).runs;
+    const actor = job.actor;
+    const before = actor.getSnapshot().context.runs;
     job.due = at + job.interval;
-    const started = performance.now();
-    const finished = new Promise<JobContext>((resolve) => {
-      const sub = job.actor.subscribe((s) => {
-        const ctx = s.context as JobContext;
-        if (ctx.runs > before && s.value === 'waiting') {
-          sub.unsubscribe();
-          resolve(ctx);
-        }
-      });
-    });
-    job.actor.send({ type: 'run', at, nextDueAt: job.due });
-    const ctx = await finished;
-    const ms = performance.now() - started;
+    const wall = this.opts.clock.wall;
+    const started = wall.now();
+    const finished = waitFor(actor, (s) => s.context.runs > before && s.value === 'waiting', { timeout: Infinity });
+    actor.send({ type: 'run', at, nextDueAt: job.due });
+    const ctx: JobContext = (await finished).context;
+    const ms = wall.now() - started;
     const latest = ctx.history[0];
     if (latest?.error !== undefined) this.opts.log.error('job failed', { job: job.kind, at, error: latest.error });
     else this.opts.log.debug('job ran', { job: job.kind, at, ms: Math.round(ms), result: latest?.result });
@@ -168,10 +174,9 @@ export class Scheduler {
     if (this.stopped) return;
     const next = this.nextDue();
     const waitMs = next ? Math.min(MAX_SLEEP_MS, Math.max(0, (next.due - this.opts.clock.now()) * 1000)) : MAX_SLEEP_MS;
-    this.timer = setTimeout(() => {
+    this.timer = this.opts.clock.wall.setTimeout(() => {
       this.serially(() => this.runDue(this.opts.clock.now())).finally(() => this.arm());
     }, waitMs);
-    this.timer.unref?.();
   }
 
   setInspecting(on: boolean): void {
@@ -186,13 +191,14 @@ export class Scheduler {
     const job = this.jobs.find((j) => j.actor.id === id);
     if (!job) return null;
     const s = job.actor.getSnapshot();
-    const { carry: _carry, ...context } = s.context as JobContext;
-    return { id, kind: job.kind, state: s.value, context, machine: machineJson(job.machine) };
+    // The stale keys a republish run is pushing are shown as a count, not as their contents.
+    const context = 'stale' in s.context ? { ...s.context, stale: s.context.stale.length } : s.context;
+    return { id, kind: job.kind, state: s.value, context, machine: job.machine };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.opts.clock.wall.clearTimeout(this.timer);
     await this.chain;
     for (const j of this.jobs) j.actor.stop();
   }

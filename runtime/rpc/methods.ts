@@ -3,9 +3,10 @@
  * the resource shard. Method names are a public interface.
  */
 import { SignpostError } from '../../protocols/errors.js';
-import { base64urlDecode, base64urlEncode, compareUtf8 } from '../../protocols/encoding.js';
+import { base64urlDecode, base64urlEncode } from '../../protocols/encoding.js';
 import { publicKeyOf, sessionDigest } from '../../protocols/identity.js';
-import { randomBytes, verifyStrict } from '../../protocols/crypto.js';
+import { verifyStrict, type Ed25519 } from '../../protocols/crypto.js';
+import type { Random } from '../../protocols/random.js';
 import { resourceId } from '../../protocols/objects.js';
 import { mergeEntries, mergeKeys } from '../../protocols/rules.js';
 import { recordEntry } from '../../protocols/signed.js';
@@ -28,26 +29,36 @@ import { LIMITS, type RecordEntry } from '../../protocols/types.js';
 import type { RpcConnection, RpcDispatcher } from './server.js';
 import type { Shards } from '../store/shards.js';
 import type { Clock } from '../base/clock.js';
-import type { Store } from '../store/lmdb-store.js';
-import { JOB_ACTOR_PREFIX, type Scheduler } from '../node/scheduler.js';
-import { actorNotFound } from '../inspect/actor-view.js';
-import { LOOKUP_ACTOR_PREFIX, type Dht } from '../net/dht.js';
-import type { FanOut, Resources } from '../net/resources.js';
+import type { Store } from '../store/store.js';
+import type { NodeActors } from '../inspect/actors.js';
+import type { Dht } from '../net/dht.js';
+import type { FanOut } from '../net/quorum.js';
+import type { Resources } from '../net/resources.js';
 import type { Subscriptions } from './subscriptions.js';
 import { MAX_REPUBLISH_ENTRIES } from '../../protocols/wire.js';
+
+/** The clock controls of test mode (SPEC §10), owned by the node's job scheduler. */
+export interface ClockControls {
+  setTime(now: number): Promise<number>;
+  advance(seconds: unknown): Promise<number>;
+}
 
 export interface NodeFacade {
   peerId: string;
   version: string;
   addresses(): string[];
-  startedAtMs: number;
+  /** Seconds since the node started (wall clock). */
+  uptimeS(): number;
   clock: Clock;
   store: Store;
   shards: Shards;
-  scheduler: Scheduler;
+  jobs: ClockControls;
+  actors: NodeActors;
   dht: Dht;
   resources: Resources;
   subscriptions: Subscriptions;
+  random: Random;
+  ed25519: Ed25519;
   /** Neighbourhood size (the largest `ack`), default fan-out timeout, and the admins of SPEC §9.3. */
   k: number;
   requestTimeoutMs: number;
@@ -82,7 +93,7 @@ function batchKeyId(items: unknown[], keyOf: (item: unknown) => unknown, path: s
 }
 
 export function createDispatcher(node: NodeFacade): RpcDispatcher {
-  const { shards: shard, scheduler, resources } = node;
+  const { shards: shard, jobs, resources } = node;
 
   /** SPEC §5 / §9: `ack` 1..K (default 1), `timeout_ms` 1..60000 (default request_timeout_ms). */
   const fanOut = (p: { [k: string]: unknown }): FanOut => {
@@ -253,7 +264,7 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
     'session.challenge': {
       required: [],
       run: (_p, conn) => {
-        const nonce = randomBytes(32);
+        const nonce = node.random.bytes(32);
         conn.session.nonce = nonce;
         return { nonce: base64urlEncode(nonce) };
       },
@@ -267,7 +278,7 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
         const nonce = conn.session.nonce;
         conn.session.nonce = null; // a nonce serves one attempt
         if (!nonce) throw new SignpostError('unauthorized', 'session.authenticate: no current nonce; call session.challenge first');
-        const ok = verifyStrict(publicKeyOf(peerId)!, sessionDigest(nonce, node.peerId), base64urlDecode(signature)!);
+        const ok = verifyStrict(node.ed25519, publicKeyOf(peerId)!, sessionDigest(nonce, node.peerId), base64urlDecode(signature)!);
         if (!ok) throw new SignpostError('invalid_signature', `session.authenticate: signature by ${peerId} over the session digest does not verify`);
         conn.session.peerId = peerId;
         return { peer_id: peerId };
@@ -279,37 +290,24 @@ export function createDispatcher(node: NodeFacade): RpcDispatcher {
         peer_id: node.peerId,
         version: node.version,
         addresses: node.addresses(),
-        uptime_s: Math.floor((Date.now() - node.startedAtMs) / 1000),
+        uptime_s: node.uptimeS(),
         now: node.clock.now(),
       }),
     },
     'node.peers': { required: [], run: () => node.dht.peers() },
-    'actors.list': {
-      required: [],
-      run: async () => [...scheduler.actors(), ...node.dht.actors(), ...(await shard.actors())].sort((a, b) => compareUtf8(a.id, b.id)),
-    },
-    'actors.get': {
-      required: ['id'],
-      run: (p) => {
-        const id = expectString(p.id, 'id', 256);
-        if (id.startsWith(LOOKUP_ACTOR_PREFIX)) return node.dht.actor(id);
-        if (!id.startsWith(JOB_ACTOR_PREFIX)) return shard.actor(id);
-        const job = scheduler.actor(id);
-        if (!job) throw actorNotFound(id);
-        return job;
-      },
-    },
+    'actors.list': { required: [], run: () => node.actors.list() },
+    'actors.get': { required: ['id'], run: (p) => node.actors.get(expectString(p.id, 'id', 256)) },
   };
 
   if (node.clock.kind === 'manual') {
     methods['debug.set_time'] = {
       required: ['now'],
-      run: async (p) => ({ now: await scheduler.setTime(expectTimestamp(p.now, 'now')) }),
+      run: async (p) => ({ now: await jobs.setTime(expectTimestamp(p.now, 'now')) }),
     };
     methods['debug.advance_time'] = {
       required: ['seconds'],
       // The clock owns the rule: a non-negative safe integer that keeps now within 2^53 − 1.
-      run: async (p) => ({ now: await scheduler.advance(p.seconds) }),
+      run: async (p) => ({ now: await jobs.advance(p.seconds) }),
     };
     methods['debug.crash_worker'] = {
       required: ['worker'],

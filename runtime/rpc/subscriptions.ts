@@ -4,8 +4,9 @@
  * and, within a fraction of a second, whenever a write for the resource passes through this node.
  */
 import { SignpostError } from '../../protocols/errors.js';
-import { randomBytes } from '../../protocols/crypto.js';
 import { toHex } from '../../protocols/encoding.js';
+import type { Random } from '../../protocols/random.js';
+import type { Timers } from '../base/clock.js';
 import type { Record as ProviderRecord } from '../../protocols/types.js';
 import type { RpcConnection } from './server.js';
 import type { Shards } from '../store/shards.js';
@@ -22,7 +23,7 @@ interface Subscription {
   resourceId: string;
   /** The providers last sent, as JSON; null before the first notification. */
   last: string | null;
-  timer: ReturnType<typeof setInterval>;
+  timer: unknown;
   refreshing: boolean;
   again: boolean;
 }
@@ -30,12 +31,14 @@ interface Subscription {
 export class Subscriptions {
   private readonly byId = new Map<string, Subscription>();
   private readonly byResource = new Map<string, Set<Subscription>>();
-  private readonly changed = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly changed = new Map<string, unknown>();
 
   constructor(
     private readonly opts: {
       /** The providers of a resource as the neighbourhood sees them now ([] when no node holds it). */
       view(resourceId: string): Promise<ProviderRecord[]>;
+      timers: Timers;
+      random: Random;
       log: Logger;
       refreshMs?: number;
     },
@@ -46,17 +49,16 @@ export class Subscriptions {
     if (mine >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
       throw new SignpostError('invalid_params', `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`);
     }
-    const id = toHex(randomBytes(16));
-    const sub: Subscription = {
-      id,
-      conn,
-      resourceId,
-      last: null,
-      refreshing: false,
-      again: false,
-      timer: setInterval(() => void this.refresh(sub), this.opts.refreshMs ?? REFRESH_MS),
+    const id = toHex(this.opts.random.bytes(16));
+    const { timers } = this.opts;
+    const sub: Subscription = { id, conn, resourceId, last: null, refreshing: false, again: false, timer: null };
+    const every = () => {
+      sub.timer = timers.setTimeout(() => {
+        every();
+        void this.refresh(sub);
+      }, this.opts.refreshMs ?? REFRESH_MS);
     };
-    sub.timer.unref?.();
+    every();
     this.byId.set(id, sub);
     let set = this.byResource.get(resourceId);
     if (!set) this.byResource.set(resourceId, (set = new Set()));
@@ -78,7 +80,7 @@ export class Subscriptions {
     if (!this.byResource.has(resourceId) || this.changed.has(resourceId)) return;
     this.changed.set(
       resourceId,
-      setTimeout(() => {
+      this.opts.timers.setTimeout(() => {
         this.changed.delete(resourceId);
         for (const sub of this.byResource.get(resourceId) ?? []) void this.refresh(sub);
       }, CHANGE_DEBOUNCE_MS),
@@ -87,7 +89,7 @@ export class Subscriptions {
 
   close(): void {
     for (const sub of [...this.byId.values()]) this.drop(sub);
-    for (const t of this.changed.values()) clearTimeout(t);
+    for (const t of this.changed.values()) this.opts.timers.clearTimeout(t);
   }
 
   /**
@@ -138,7 +140,7 @@ export class Subscriptions {
 
   private drop(sub: Subscription): void {
     if (!this.byId.delete(sub.id)) return;
-    clearInterval(sub.timer);
+    this.opts.timers.clearTimeout(sub.timer);
     const set = this.byResource.get(sub.resourceId);
     set?.delete(sub);
     if (set?.size === 0) this.byResource.delete(sub.resourceId);

@@ -26,60 +26,8 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import path from 'node:path';
 import type { Entry, StoredKey } from '../../protocols/types.js';
-
-/** The on-disk layout version this code reads and writes (meta `schema_version`). */
-export const STORE_SCHEMA_VERSION = 2;
-
-/** Everything this node holds for one resource. `entries` in any order. */
-export interface ResourceSnapshot {
-  keyId: string;
-  stored: StoredKey | null;
-  entries: Entry[];
-  /** The persisted gc index time of this key (see StoreWrite setDue), or null. */
-  gcAt: number | null;
-}
-
-/** One durable change. A `write()` call's changes commit atomically, in order. */
-export type StoreWrite =
-  | { op: 'putKey'; keyId: string; stored: StoredKey }
-  /** Removes the key, all its entries and its index rows. */
-  | { op: 'deleteKey'; keyId: string }
-  | { op: 'putEntry'; keyId: string; issuedBy: string; peerId: string; entry: Entry }
-  | { op: 'deleteEntry'; keyId: string; issuedBy: string; peerId: string }
-  /**
-   * The node-clock time at which a job has something to do for this key (null: nothing): `gc` for
-   * clear_expired, `renew` for the renewal of this node's host records.
-   */
-  | { op: 'setDue'; index: DueIndex; keyId: string; at: number | null };
-
-/** The per-key time indices: which keys a scheduled job must visit at a given time. */
-export type DueIndex = 'gc' | 'renew';
-
-export interface StoreStats {
-  /** LMDB transactions committed in this environment since it was created (its last txn id). */
-  commits: number;
-  /** Bytes of the data file in use (pages up to the last used one). */
-  bytes: number;
-  entries: number;
-}
-
-export interface Store {
-  /** Reads one resource (synchronous, consistent snapshot). */
-  load(keyId: string): ResourceSnapshot;
-  /** Group-committed write: resolves only once the commit holding it is durable on disk. */
-  write(changes: StoreWrite[]): Promise<void>;
-  /** Key ids held, sorted ascending (byte-wise), strictly greater than `after`, at most `limit`. */
-  listKeyIds(after: string | null, limit: number): string[];
-  /** Key ids never published or with published <= `publishedAtOrBefore`, sorted ascending. */
-  staleKeyIds(publishedAtOrBefore: number): string[];
-  /** Key ids whose `index` time is <= now, sorted ascending. */
-  dueKeyIds(index: DueIndex, now: number): string[];
-  stats(): StoreStats;
-  /** Small durable settings (job last-run times, ...). */
-  getMeta<T = unknown>(name: string): T | undefined;
-  putMeta(name: string, value: unknown): Promise<void>;
-  close(): Promise<void>;
-}
+import { compareUtf8 } from '../../protocols/encoding.js';
+import { STORE_SCHEMA_VERSION, type DueIndex, type Store, type StoreWrite } from './store.js';
 
 export interface StoreOptions {
   dataDir: string;
@@ -97,11 +45,11 @@ const NEVER = -1;
  * Opens (creating if needed) the store in `<dataDir>/db`.
  *
  * @example
- * const store = await openStore({ dataDir: './.signpost' });
+ * const store = await openLmdbStore({ dataDir: './.signpost' });
  * await store.write([{ op: 'putKey', keyId, stored: { key, published: null } }]);
  * store.load(keyId).stored; // { key, published: null }
  */
-export async function openStore(opts: StoreOptions): Promise<Store> {
+export async function openLmdbStore(opts: StoreOptions): Promise<Store> {
   const dbPath = path.join(opts.dataDir, 'db');
   const root: RootDatabase = open({ path: dbPath, overlappingSync: false, maxDbs: 16 });
   const keys: Database<StoredKey, string> = root.openDB('keys', {});
@@ -219,10 +167,10 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     staleKeyIds(publishedAtOrBefore) {
       // Never-published keys are stale at any time, even for a threshold below zero.
       const end = [Math.max(publishedAtOrBefore, NEVER), MAX];
-      return sortBytewise(Array.from(stale.getKeys({ end }), ([, keyId]) => keyId));
+      return Array.from(stale.getKeys({ end }), ([, keyId]) => keyId).sort(compareUtf8);
     },
     dueKeyIds(index, now) {
-      return sortBytewise(Array.from(due[index].rows.getKeys({ end: [now, MAX] }), ([, keyId]) => keyId));
+      return Array.from(due[index].rows.getKeys({ end: [now, MAX] }), ([, keyId]) => keyId).sort(compareUtf8);
     },
     stats() {
       const s = root.getStats() as { lastTxnId: number; lastPageNumber: number; pageSize: number };
@@ -239,12 +187,4 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       return closing;
     },
   };
-}
-
-/** Sorts by UTF-8 bytes (what LMDB does), which differs from JS string order above U+FFFF. */
-function sortBytewise(ids: string[]): string[] {
-  return ids
-    .map((id) => ({ id, b: Buffer.from(id) }))
-    .sort((x, y) => Buffer.compare(x.b, y.b))
-    .map(({ id }) => id);
 }

@@ -5,11 +5,14 @@
 import { expose } from 'comlink';
 import { setImmediate } from 'node:timers';
 import { toErrorData } from '../../protocols/errors.js';
-import { useCryptoBackend, signWithSeed } from '../../protocols/crypto.js';
+import { identityFromSeed } from '../../protocols/identity.js';
 import { resourceIdBytes } from '../../protocols/objects.js';
-import { nodeCryptoBackend } from '../base/node-crypto.js';
+import { signatureVerifier } from '../../protocols/signed.js';
+import { systemTimers } from '../base/clock.js';
+import { nodeEd25519 } from '../base/node-crypto.js';
 import { ResourceShard } from './shard.js';
-import { openStore, type Store } from './lmdb-store.js';
+import { openLmdbStore } from './lmdb-store.js';
+import type { Store } from './store.js';
 import { parentEndpoint } from './worker-host.js';
 import { shardOf, type Answer, type FromShard, type ShardInit, type ShardWorkerApi, type ToShard } from './shard-protocol.js';
 import type { ActorEvent } from '../inspect/actor-view.js';
@@ -21,9 +24,9 @@ const follow = (t: number): void => void (now = Math.max(now, t));
 
 const api: ShardWorkerApi = {
   async init(init: ShardInit) {
-    useCryptoBackend(nodeCryptoBackend());
+    const ed25519 = nodeEd25519();
     follow(init.now);
-    store = await openStore({ dataDir: init.dataDir });
+    store = await openLmdbStore({ dataDir: init.dataDir });
     const port = init.port;
     const post = (m: FromShard) => port.postMessage(m);
     const answers = batcher<Answer>((batch) => post({ t: 'ans', batch }));
@@ -32,8 +35,10 @@ const api: ShardWorkerApi = {
     shard = new ResourceShard({
       store,
       ruleContext: () => ({ now, cfg: init.rules, hostPeerId: init.hostPeerId }),
+      verify: signatureVerifier(ed25519),
+      timers: systemTimers,
       passivateAfterMs: init.passivateAfterMs,
-      sign: (digest) => signWithSeed(init.seed, digest),
+      sign: identityFromSeed(init.seed, ed25519).sign,
       owns: (keyId) => shardOf(resourceIdBytes(keyId)!, init.count) === init.index,
       onInspect: events,
       onCounts: () => counts(true),
@@ -54,13 +59,7 @@ const api: ShardWorkerApi = {
   clearExpired: (t) => (follow(t), shard.clearExpired()),
   renew: (t) => (follow(t), shard.renew()),
   actors: () => shard.actors(),
-  actor(id) {
-    try {
-      return shard.actor(id);
-    } catch {
-      return null;
-    }
-  },
+  actor: (id) => shard.actor(id),
   setInspecting: (on) => shard.setInspecting(on),
   stats: () => shard.stats(),
   crash(how) {

@@ -11,9 +11,11 @@ import { fromErrorData, type ErrorData } from '../../protocols/errors.js';
 import { keyItem, staleItem, stateFromEntries, sumClearCounts, type Changes, type ClearCounts, type KeyItem, type ResourceState, type RuleContext } from '../../protocols/registry.js';
 import { gcDueAt, renewDueAt } from '../../protocols/rules.js';
 import { resourceMachine, type ResourceRequest } from '../../actors/resource.js';
-import type { Store, StoreWrite } from './lmdb-store.js';
+import type { SignatureVerifier } from '../../protocols/signed.js';
+import type { Timers } from '../base/clock.js';
+import type { Store, StoreWrite } from './store.js';
 import type { Entry } from '../../protocols/types.js';
-import { InspectionTracker, actorNotFound, machineJson, type ActorDetail, type ActorEvent, type ActorSummary } from '../inspect/actor-view.js';
+import { InspectionTracker, machineJson, type ActorDetail, type ActorEvent, type ActorSummary } from '../inspect/actor-view.js';
 
 /** What one renew run did: keys visited, host records re-signed, and the keys that had any (to re-publish). */
 export interface RenewResult {
@@ -39,6 +41,10 @@ const ignore = (): void => undefined;
 export interface ShardOptions {
   store: Store;
   ruleContext(): RuleContext;
+  /** Checks the signatures of writes (the node's Ed25519 backend). */
+  verify: SignatureVerifier;
+  /** The wall clock: passivation and its sweep. */
+  timers: Timers;
   /** Wall-clock idle time before a resource actor is stopped (SPEC §10: monotonic time). */
   passivateAfterMs: number;
   /** Signs a digest with the node's key (renewal of host records). */
@@ -66,7 +72,7 @@ export interface ShardStats {
  */
 export class ResourceShard {
   private readonly live = new Map<string, LiveActor>();
-  private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  private sweepTimer: unknown = null;
   private readonly owns: (keyId: string) => boolean;
   private readonly inspection: InspectionTracker | null;
   activations = 0;
@@ -76,8 +82,11 @@ export class ResourceShard {
     this.owns = opts.owns ?? (() => true);
     this.inspection = opts.onInspect ? new InspectionTracker(() => opts.ruleContext().now, opts.onInspect) : null;
     const every = Math.max(50, Math.min(opts.passivateAfterMs / 4, 10_000));
-    this.sweepTimer = setInterval(() => this.sweep(), every);
-    this.sweepTimer.unref?.();
+    const sweep = () => {
+      this.sweep();
+      this.sweepTimer = opts.timers.setTimeout(sweep, every);
+    };
+    this.sweepTimer = opts.timers.setTimeout(sweep, every);
   }
 
   /**
@@ -90,7 +99,7 @@ export class ResourceShard {
    */
   request<T = unknown>(keyId: string, req: ResourceRequest): Promise<T> {
     const live = this.activate(keyId);
-    live.lastUsed = performance.now();
+    live.lastUsed = this.opts.timers.now();
     live.inflight++;
     return new Promise<T>((resolve, reject) => {
       const earlierWrites = live.durable;
@@ -111,7 +120,7 @@ export class ResourceShard {
     if (entry) return entry;
     const snap = this.opts.store.load(keyId);
     const state = stateFromEntries(snap.stored, snap.entries);
-    const live: LiveActor = { actor: undefined as never, startedAt: this.opts.ruleContext().now, lastUsed: performance.now(), pending: 0, durable: Promise.resolve(), inflight: 0 };
+    const live: LiveActor = { actor: undefined as never, startedAt: this.opts.ruleContext().now, lastUsed: this.opts.timers.now(), pending: 0, durable: Promise.resolve(), inflight: 0 };
     live.actor = createActor(resourceMachine, {
       id: RESOURCE_ACTOR_PREFIX + keyId,
       input: {
@@ -119,6 +128,7 @@ export class ResourceShard {
         state,
         caps: {
           ruleContext: this.opts.ruleContext,
+          verify: this.opts.verify,
           persist: (id, changes, next) => this.persist(live, id, changes, next),
         },
       },
@@ -148,7 +158,7 @@ export class ResourceShard {
   }
 
   /** Stops actors idle for longer than `passivateAfterMs` with no write in flight. */
-  sweep(now = performance.now()): number {
+  sweep(now = this.opts.timers.now()): number {
     let stopped = 0;
     for (const [keyId, live] of this.live) {
       if (live.pending > 0 || live.inflight > 0 || now - live.lastUsed < this.opts.passivateAfterMs) continue;
@@ -211,10 +221,11 @@ export class ResourceShard {
     }));
   }
 
-  actor(id: string): ActorDetail {
+  /** null when the actor is not live here. */
+  actor(id: string): ActorDetail | null {
     const keyId = id.startsWith(RESOURCE_ACTOR_PREFIX) ? id.slice(RESOURCE_ACTOR_PREFIX.length) : '';
     const live = this.live.get(keyId);
-    if (!live) throw actorNotFound(id);
+    if (!live) return null;
     const snap = live.actor.getSnapshot();
     const { state, handled } = snap.context;
     return {
@@ -238,7 +249,7 @@ export class ResourceShard {
   }
 
   async close(): Promise<void> {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.opts.timers.clearTimeout(this.sweepTimer);
     this.sweepTimer = null;
     await Promise.all([...this.live.values()].map((l) => l.durable));
     for (const live of this.live.values()) live.actor.stop();

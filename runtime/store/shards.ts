@@ -11,15 +11,17 @@ import { wrap, transfer, releaseProxy, type Remote } from 'comlink';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { setImmediate } from 'node:timers';
 import { SignpostError, fromErrorData } from '../../protocols/errors.js';
-import { signWithSeed } from '../../protocols/crypto.js';
+import type { Identity } from '../../protocols/identity.js';
+import type { SignatureVerifier } from '../../protocols/signed.js';
+import type { Timers } from '../base/clock.js';
 import { resourceIdBytes } from '../../protocols/objects.js';
 import { compareUtf8 } from '../../protocols/encoding.js';
 import { sumClearCounts, type ClearCounts, type KeyItem, type RuleContext } from '../../protocols/registry.js';
 import { RESOURCE_ACTOR_PREFIX, ResourceShard, type RenewResult, type ShardStats } from './shard.js';
 import { startWorker, type WorkerHandle } from './worker-host.js';
 import { shardOf, type FromShard, type ShardRequest, type ShardWorkerApi, type ToShard } from './shard-protocol.js';
-import type { Store } from './lmdb-store.js';
-import { actorNotFound, type ActorDetail, type ActorEvent, type ActorSummary } from '../inspect/actor-view.js';
+import type { Store } from './store.js';
+import type { ActorDetail, ActorEvent, ActorSource, ActorSummary } from '../inspect/actor-view.js';
 import type { Logger } from '../base/log.js';
 
 export interface ShardsStats extends ShardStats {
@@ -29,7 +31,7 @@ export interface ShardsStats extends ShardStats {
 }
 
 /** What the rest of the node sees of its resource actors, wherever they run. */
-export interface Shards {
+export interface Shards extends ActorSource {
   /** Worker threads (0: the main thread). */
   readonly workers: number;
   request<T = unknown>(keyId: string, req: ShardRequest): Promise<T>;
@@ -39,8 +41,7 @@ export interface Shards {
   clearExpired(): Promise<ClearCounts>;
   renew(): Promise<RenewResult>;
   actors(): Promise<ActorSummary[]>;
-  actor(id: string): Promise<ActorDetail>;
-  setInspecting(on: boolean): void;
+  actor(id: string): Promise<ActorDetail | null>;
   stats(): Promise<ShardsStats>;
   /** Test hook: ends worker `index` (throwing or exiting). */
   crashWorker(index: number, how: 'throw' | 'exit'): Promise<void>;
@@ -50,10 +51,17 @@ export interface Shards {
 export interface ShardsOptions {
   workers: number;
   store: Store;
-  dataDir: string;
+  /** The LMDB data directory each worker opens (workers need the LMDB store); null with the memory store. */
+  dataDir: string | null;
   ruleContext(): RuleContext;
-  seed: Uint8Array;
+  /** The node's identity: it signs renewed host records (a worker rebuilds it from the seed). */
+  identity: Identity;
+  /** Checks signatures in the main thread (W = 0); a worker uses `node:crypto`'s. */
+  verify: SignatureVerifier;
+  timers: Timers;
   passivateAfterMs: number;
+  /** A write for `keyId` succeeded (from a client, a peer or a job): subscriptions refresh. */
+  onWritten?(keyId: string): void;
   onInspect(event: ActorEvent): void;
   /** A worker was restarted: the actors it held are gone (inspection clients need a new snapshot). */
   onRestart?(): void;
@@ -61,7 +69,18 @@ export interface ShardsOptions {
 }
 
 export async function startShards(opts: ShardsOptions): Promise<Shards> {
-  return opts.workers === 0 ? new LocalShards(opts) : WorkerShards.start(opts);
+  if (opts.workers === 0) return new LocalShards(opts);
+  if (opts.dataDir === null) throw new Error('worker threads open the LMDB store: workers > 0 needs a data directory');
+  return WorkerShards.start(opts, opts.dataDir);
+}
+
+/** Requests that change nothing: they tell no subscription. */
+const READS = new Set<ShardRequest['type']>(['get_key_metadata', 'get_records', 'get_tombstones', 'list_item', 'evict_stale']);
+
+/** Tells `onWritten` of a write that succeeded. */
+function noteWrite<T>(p: Promise<T>, keyId: string, req: ShardRequest, onWritten: ((keyId: string) => void) | undefined): Promise<T> {
+  if (!onWritten || READS.has(req.type)) return p;
+  return p.then((r) => (onWritten(keyId), r));
 }
 
 const byKeyId = (a: KeyItem, b: KeyItem): number => compareUtf8(a.key.id, b.key.id);
@@ -69,15 +88,18 @@ const byKeyId = (a: KeyItem, b: KeyItem): number => compareUtf8(a.key.id, b.key.
 /** W = 0: one shard in the main thread. */
 class LocalShards implements Shards {
   readonly workers = 0;
+  readonly prefix = RESOURCE_ACTOR_PREFIX;
   private readonly shard: ResourceShard;
   private inflight = 0;
 
-  constructor(opts: ShardsOptions) {
+  constructor(private readonly opts: ShardsOptions) {
     this.shard = new ResourceShard({
       store: opts.store,
       ruleContext: opts.ruleContext,
+      verify: opts.verify,
+      timers: opts.timers,
       passivateAfterMs: opts.passivateAfterMs,
-      sign: (digest) => signWithSeed(opts.seed, digest),
+      sign: opts.identity.sign,
       onInspect: opts.onInspect,
     });
   }
@@ -87,7 +109,7 @@ class LocalShards implements Shards {
     const done = () => void this.inflight--;
     const p = this.shard.request<T>(keyId, req);
     p.then(done, done);
-    return p;
+    return noteWrite(p, keyId, req, this.opts.onWritten);
   }
   async listItems(ids: string[]) {
     return this.shard.listItems(ids);
@@ -141,6 +163,7 @@ interface Slot {
 }
 
 class WorkerShards implements Shards {
+  readonly prefix = RESOURCE_ACTOR_PREFIX;
   private readonly slots: Slot[] = [];
   private nextId = 1;
   private closing = false;
@@ -149,14 +172,17 @@ class WorkerShards implements Shards {
   /** Totals of the workers that ended, so the counters never go backwards. */
   private readonly retired = { activations: 0, passivations: 0 };
 
-  private constructor(private readonly opts: ShardsOptions) {}
+  private constructor(
+    private readonly opts: ShardsOptions,
+    private readonly dataDir: string,
+  ) {}
 
   get workers(): number {
     return this.opts.workers;
   }
 
-  static async start(opts: ShardsOptions): Promise<WorkerShards> {
-    const shards = new WorkerShards(opts);
+  static async start(opts: ShardsOptions, dataDir: string): Promise<WorkerShards> {
+    const shards = new WorkerShards(opts, dataDir);
     await Promise.all(Array.from({ length: opts.workers }, (_, i) => shards.spawn(i)));
     return shards;
   }
@@ -183,10 +209,10 @@ class WorkerShards implements Shards {
           {
             index,
             count: this.opts.workers,
-            dataDir: this.opts.dataDir,
+            dataDir: this.dataDir,
             rules: ctx.cfg,
             hostPeerId: ctx.hostPeerId,
-            seed: this.opts.seed,
+            seed: this.opts.identity.seed,
             passivateAfterMs: this.opts.passivateAfterMs,
             now: ctx.now,
             inspecting: this.inspecting,
@@ -246,11 +272,12 @@ class WorkerShards implements Shards {
   request<T>(keyId: string, req: ShardRequest): Promise<T> {
     const slot = this.slotOf(keyId);
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
+    const p = new Promise<T>((resolve, reject) => {
       slot.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
       if (slot.outbox.push({ id, keyId, req }) > 1) return;
       setImmediate(() => this.flush(slot));
     });
+    return noteWrite(p, keyId, req, this.opts.onWritten);
   }
 
   /** Sends a worker its batch (a worker that ended meanwhile has already failed its requests). */
@@ -313,14 +340,11 @@ class WorkerShards implements Shards {
     return (await this.all((api) => api.actors())).flat();
   }
 
-  async actor(id: string): Promise<ActorDetail> {
-    if (!id.startsWith(RESOURCE_ACTOR_PREFIX)) throw actorNotFound(id);
+  async actor(id: string): Promise<ActorDetail | null> {
     const keyId = id.slice(RESOURCE_ACTOR_PREFIX.length);
-    if (!resourceIdBytes(keyId)) throw actorNotFound(id);
+    if (!id.startsWith(RESOURCE_ACTOR_PREFIX) || !resourceIdBytes(keyId)) return null;
     const slot = this.slotOf(keyId);
-    const detail = await Promise.race([slot.api.actor(id), slot.ended]);
-    if (!detail) throw actorNotFound(id);
-    return detail;
+    return Promise.race([slot.api.actor(id), slot.ended]);
   }
 
   setInspecting(on: boolean): void {

@@ -2,15 +2,20 @@
  * Signed test objects from fixed seeds, so a failing test names the same peers on every run.
  */
 import { identityFromSeed, type Identity } from '../../protocols/identity.js';
-import { makeKey, makeMetadata, makeRecord, makeTombstone, type MetadataFields } from '../../protocols/signed.js';
+import { makeKey, makeMetadata, makeRecord, makeTombstone, signatureVerifier, type MetadataFields } from '../../protocols/signed.js';
+import { nodeEd25519 } from '../../runtime/base/node-crypto.js';
 import type { ChallengeType, Key, Record as ProviderRecord, Tombstone } from '../../protocols/types.js';
+
+/** The Ed25519 backend the tests sign and verify with (the node's), and its strict verifier. */
+export const ed25519 = nodeEd25519();
+export const verify = signatureVerifier(ed25519);
 
 /** A deterministic identity: seed = 32 × n (n in 1..255), or a seed made from a larger number. */
 export function peer(n: number): Identity {
   const seed = new Uint8Array(32);
   if (n < 256) seed.fill(n);
   else new DataView(seed.buffer).setUint32(0, n, true);
-  return identityFromSeed(seed);
+  return identityFromSeed(seed, ed25519);
 }
 
 export function key(owner: Identity, label: string, ts: number, opts: { challenge?: Uint8Array; challenge_type?: ChallengeType } = {}): Key {

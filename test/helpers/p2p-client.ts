@@ -11,8 +11,10 @@
  */
 import { WebSocket, WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
-import { randomBytes, verifyStrict } from '../../protocols/crypto.js';
-import { p2pAuthDigest, publicKeyOf, sign, type Identity } from '../../protocols/identity.js';
+import { verifyStrict } from '../../protocols/crypto.js';
+import { p2pAuthDigest, publicKeyOf, type Identity } from '../../protocols/identity.js';
+import { systemRandom } from '../../protocols/random.js';
+import { ed25519 } from './objects.js';
 import { NONCE_BYTES, WIRE_VERSIONS, decodeFrame, encodeFrame, type Frame, type Hello } from '../../protocols/wire.js';
 
 export interface CloseInfo {
@@ -36,7 +38,7 @@ export class P2pPeer {
   readonly served: Frame[] = [];
   /** Frames from the node that broke the protocol (a test expects none). */
   readonly problems: string[] = [];
-  readonly nonce = randomBytes(NONCE_BYTES);
+  readonly nonce = systemRandom.bytes(NONCE_BYTES);
   readonly closed: Promise<CloseInfo>;
   theirHello: Hello | null = null;
   private nextId = 1;
@@ -129,7 +131,7 @@ export class P2pPeer {
 
   /** Our auth for `theirHello`: signature over p2pAuthDigest(their nonce, their peer id, our peer id). */
   authFor(theirHello: Hello, signer: Identity = this.identity, version = 1): Frame {
-    return { t: 'auth', version, signature: sign(signer, p2pAuthDigest(theirHello.nonce, theirHello.peer_id, this.identity.peerId)) };
+    return { t: 'auth', version, signature: signer.sign(p2pAuthDigest(theirHello.nonce, theirHello.peer_id, this.identity.peerId)) };
   }
 
   /**
@@ -142,7 +144,7 @@ export class P2pPeer {
     this.send(this.authFor(theirs));
     const auth = await this.next();
     if (auth.t !== 'auth') throw new Error(`expected the node's auth, got ${auth.t}`);
-    const ok = verifyStrict(publicKeyOf(theirs.peer_id)!, p2pAuthDigest(this.nonce, this.identity.peerId, theirs.peer_id), auth.signature);
+    const ok = verifyStrict(ed25519, publicKeyOf(theirs.peer_id)!, p2pAuthDigest(this.nonce, this.identity.peerId, theirs.peer_id), auth.signature);
     if (!ok) throw new Error("the node's auth signature does not verify");
     if (auth.version !== 1) throw new Error(`the node agreed on version ${auth.version}`);
     this.theirHello = theirs;

@@ -72,7 +72,8 @@ describe('signpost actors', () => {
     expect(table.code, table.stderr).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0].split(/\s+/)).toEqual(['ID', 'KIND', 'STATE']);
-    expect(lines.slice(1, 4).map((l) => l.split(/\s+/))).toEqual([
+    expect(lines.slice(1, 5).map((l) => l.split(/\s+/))).toEqual([
+      ['bootstrap', 'bootstrap', 'ready'],
       ['job:gc', 'gc', 'waiting'],
       ['job:renew', 'renew', 'waiting'],
       ['job:republish', 'republish', 'waiting'],

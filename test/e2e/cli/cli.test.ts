@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityFromFile, identityToFile } from '../../../protocols/identity.js';
 import { resourceId } from '../../../protocols/objects.js';
-import { openStore, STORE_SCHEMA_VERSION } from '../../../runtime/store/lmdb-store.js';
+import { openLmdbStore } from '../../../runtime/store/lmdb-store.js';
+import { STORE_SCHEMA_VERSION } from '../../../runtime/store/store.js';
 import { RpcClient } from '../../../runtime/client/rpc-client.js';
 import { startNodeProcess, tempDir, type NodeProcess } from '../../helpers/node-process.js';
 import { key, peer } from '../../helpers/objects.js';
@@ -235,7 +236,7 @@ describe('node start', () => {
 
   it('refuses a data directory written by another schema version', async () => {
     const dataDir = tempDir();
-    const store = await openStore({ dataDir });
+    const store = await openLmdbStore({ dataDir });
     await store.putMeta('schema_version', STORE_SCHEMA_VERSION + 98);
     await store.close();
     const r = await refusedStart(['--port', '0', '--data-dir', dataDir]);
@@ -243,7 +244,7 @@ describe('node start', () => {
     expect(r.stderr).toContain(`version ${STORE_SCHEMA_VERSION}`);
     expect(r.stderr).toContain(dataDir);
     // and it left the data alone
-    const again = await openStore({ dataDir }).catch((e: Error) => e);
+    const again = await openLmdbStore({ dataDir }).catch((e: Error) => e);
     expect(again).toBeInstanceOf(Error);
   });
 });

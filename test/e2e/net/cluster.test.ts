@@ -4,12 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcError, type RpcClient } from '../../../runtime/client/rpc-client.js';
 import { base64urlDecode, base64urlEncode } from '../../../protocols/encoding.js';
-import { sessionDigest, sign } from '../../../protocols/identity.js';
+import { sessionDigest } from '../../../protocols/identity.js';
 import { makeMetadata, verifyRecord } from '../../../protocols/signed.js';
 import { key, peer, record, tombstone } from '../../helpers/objects.js';
 import { startCluster, stopCluster, type ClusterNode } from '../../helpers/cluster.js';
 import { metric, scrape } from '../../helpers/metrics.js';
 import type { Record as ProviderRecord } from '../../../protocols/types.js';
+import { verify } from '../../helpers/objects.js';
 
 describe('a 5-node cluster', () => {
   let nodes: ClusterNode[] = [];
@@ -111,7 +112,7 @@ describe('a 5-node cluster', () => {
     const session = await node.client();
     const authenticate = async (c: RpcClient, who = admin) => {
       const { nonce } = await c.call<{ nonce: string }>('session.challenge');
-      const signature = base64urlEncode(sign(who, sessionDigest(base64urlDecode(nonce)!, node.peerId)));
+      const signature = base64urlEncode(who.sign(sessionDigest(base64urlDecode(nonce)!, node.peerId)));
       await c.call('session.authenticate', { peer_id: who.peerId, signature });
     };
     await authenticate(session, peer(18)); // authenticated, but not an admin
@@ -120,7 +121,7 @@ describe('a 5-node cluster', () => {
     const { record: hosted, acks } = await session.call<{ record: ProviderRecord; acks: number }>('resources.register_node_provider', { metadata, ack: 5 });
     expect(acks).toBe(5);
     expect(hosted.metadata).toEqual(metadata);
-    expect(() => verifyRecord(hosted)).not.toThrow(); // host signature by the node
+    expect(() => verifyRecord(hosted, verify)).not.toThrow(); // host signature by the node
     const resolved = await nodes[4].rpc.call<{ providers: ProviderRecord[] }>('resources.resolve_providers', { resource_id: nk.id, ack: 3 });
     expect(resolved.providers).toEqual([hosted]);
     await session.close();

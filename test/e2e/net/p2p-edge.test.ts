@@ -7,7 +7,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateIdentity, p2pAuthDigest, sign, type Identity } from '../../../protocols/identity.js';
+import { generateIdentity as newIdentity, p2pAuthDigest, type Identity } from '../../../protocols/identity.js';
+import { systemRandom } from '../../../protocols/random.js';
+import { ed25519 } from '../../helpers/objects.js';
+
+const generateIdentity = (): Identity => newIdentity(systemRandom, ed25519);
 import { distanceBucket, nodeLocation } from '../../../protocols/kademlia.js';
 import { encodeFrame, parseFindNodeResult, type Frame } from '../../../protocols/wire.js';
 import type { RpcClient } from '../../../runtime/client/rpc-client.js';
@@ -105,7 +109,7 @@ describe('handshake', () => {
     const c = await dial();
     const hc = await c.receiveHello();
     c.hello();
-    c.send({ t: 'auth', version: 1, signature: sign(c.identity, p2pAuthDigest(hc.nonce, c.identity.peerId, hc.peer_id)) });
+    c.send({ t: 'auth', version: 1, signature: c.identity.sign(p2pAuthDigest(hc.nonce, c.identity.peerId, hc.peer_id)) });
     expect(await closeCode(c)).toBe(4001);
 
     // A valid signature by someone who claims another peer id in its hello.

@@ -16,6 +16,8 @@ import { generateIdentity, identityToFile, type Identity } from '../../../protoc
 import { makeMetadata, makeRecord, verifyRecord } from '../../../protocols/signed.js';
 import type { Key, Record as ProviderRecord } from '../../../protocols/types.js';
 import type { RpcClient } from '../../../runtime/client/rpc-client.js';
+import { systemRandom } from '../../../protocols/random.js';
+import { ed25519, verify } from '../../helpers/objects.js';
 
 const T0 = 1_700_000_000;
 const HOUR = 3600;
@@ -31,7 +33,7 @@ const ats = (history: JobRun[]) => history.map((h) => h.at);
 
 /** A node identity the test knows (so it can sign host records), in its own file passed with --identity. */
 function identityFile(): { identity: Identity; file: string } {
-  const identity = generateIdentity();
+  const identity = generateIdentity(systemRandom, ed25519);
   const file = join(tempDir('signpost-identity-'), 'node.json');
   writeFileSync(file, JSON.stringify(identityToFile(identity)), { mode: 0o600 });
   return { identity, file };
@@ -141,7 +143,7 @@ describe('renew job: host records re-signed every renew_interval (default interv
     expect(renewed.timestamp_created).toBe(T0 + RENEW);
     expect(renewed.metadata).toEqual(hosted.metadata);
     expect(renewed.signature).not.toBe(hosted.signature);
-    expect(() => verifyRecord(renewed)).not.toThrow(); // signed by metadata.peer_id = the node
+    expect(() => verifyRecord(renewed, verify)).not.toThrow(); // signed by metadata.peer_id = the node
     expect(await byIssuer(peer(84))).toEqual(hostedLater);
     expect(await byIssuer(peer(83))).toEqual(other);
     const renew = await jobView(rpc, 'renew');
@@ -159,7 +161,7 @@ describe('renew job: host records re-signed every renew_interval (default interv
         [peer(84).peerId, T0 + 4 * RENEW], // created at 6 h: renewed at 24 h, 36 h and 48 h
       ].sort(),
     );
-    for (const r of rs) expect(() => verifyRecord(r)).not.toThrow();
+    for (const r of rs) expect(() => verifyRecord(r, verify)).not.toThrow();
     const renew = await jobView(rpc, 'renew');
     expect(ats(renew.history)).toEqual(dueTimes(T0, RENEW, 0, 4));
     // 12 h: the first; 24 h: both (the second is 18 h old); 36 h and 48 h: both again
@@ -176,7 +178,7 @@ describe('renew job: host records re-signed every renew_interval (default interv
     expect(rs.map((r) => r.metadata).sort((a, b) => (a.issued_by < b.issued_by ? -1 : 1))).toEqual(
       [hosted.metadata, hostedLater.metadata].sort((a, b) => (a.issued_by < b.issued_by ? -1 : 1)),
     );
-    for (const r of rs) expect(() => verifyRecord(r)).not.toThrow();
+    for (const r of rs) expect(() => verifyRecord(r, verify)).not.toThrow();
     const renew = await jobView(rpc, 'renew');
     expect(renew).toMatchObject({ runs: 1, lastRunAt: restart, nextDueAt: restart + RENEW });
     expect(renew.history).toEqual([{ at: restart, result: expect.objectContaining({ renewed: 2 }) }]);

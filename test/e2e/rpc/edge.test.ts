@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base64urlDecode, base64urlEncode } from '../../../protocols/encoding.js';
 import { ERROR_CODES } from '../../../protocols/errors.js';
-import { sessionDigest, sign } from '../../../protocols/identity.js';
+import { sessionDigest } from '../../../protocols/identity.js';
 import { VERSION } from '../../../runtime/base/version.js';
 import { RpcError, type RpcClient } from '../../../runtime/client/rpc-client.js';
 import { startNodeProcess, type NodeProcess } from '../../helpers/node-process.js';
@@ -401,7 +401,7 @@ describe('node.* and actors.* (SPEC §9.4)', () => {
 describe('session.* (SPEC §9.3)', () => {
   const client = peer(31);
   const sessionSig = (nonce: string, signer = client, nodePeerId = node.peerId) =>
-    base64urlEncode(sign(signer, sessionDigest(base64urlDecode(nonce)!, nodePeerId)));
+    base64urlEncode(signer.sign(sessionDigest(base64urlDecode(nonce)!, nodePeerId)));
 
   it('gives a fresh 32-byte nonce for every challenge', async () => {
     const rpc = await node.client();

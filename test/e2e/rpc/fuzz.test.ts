@@ -12,8 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { ERROR_CODES } from '../../../protocols/errors.js';
-import { useCryptoBackend } from '../../../protocols/crypto.js';
-import { nodeCryptoBackend } from '../../../runtime/base/node-crypto.js';
 import { startNodeProcess, type NodeProcess } from '../../helpers/node-process.js';
 import { key, peer, record, tombstone } from '../../helpers/objects.js';
 
@@ -127,7 +125,6 @@ function applyText(text: string, ops: TextOp[]): string {
   return text;
 }
 
-useCryptoBackend(nodeCryptoBackend());
 const keys = Array.from({ length: 12 }, (_, i) => key(peer(40 + i), `fuzz-${i}`, T0 + (i % 3)));
 const TEMPLATES: Json[] = [
   ...keys.map((k, i) => ({ jsonrpc: '2.0', id: i, method: 'registry.register_key', params: { key: k } }) as unknown as Json),

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
-import { registrationMachineWith, retryDelayMs, type RegisterInput, type RegistrationEffects } from '../../../actors/registration.js';
+import { registrationMachineWith, type RegisterInput, type RegistrationEffects } from '../../../actors/registration.js';
+import { backoffMs } from '../../../actors/backoff.js';
 import type { Record as ProviderRecord } from '../../../protocols/types.js';
 import { key, peer, record } from '../../helpers/objects.js';
 
@@ -121,7 +122,7 @@ describe('registration machine', () => {
   });
 
   it('backoff doubles from the base up to the cap', () => {
-    expect([1, 2, 3, 4, 5, 6].map((n) => retryDelayMs(n, 1000, 10_000))).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000]);
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffMs(n, 1000, 10_000))).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000]);
   });
 
   it('waits while disconnected and re-registers as soon as the connection is back', async () => {

@@ -14,7 +14,7 @@ import { verifyKey, verifyRecord, verifyTombstone } from '../../../protocols/sig
 import { parseKey, parseRecord, parseTombstone } from '../../../protocols/validate.js';
 import type { Record as ProviderRecord } from '../../../protocols/types.js';
 import { eventually, FakeNode, rpcError } from '../../helpers/sdk.js';
-import { key, peer, record } from '../../helpers/objects.js';
+import { ed25519, key, peer, record, verify } from '../../helpers/objects.js';
 
 /** A node clock far from the local wall clock: everything the SDK signs must carry it. */
 const NODE_NOW = 1_234_567;
@@ -44,7 +44,7 @@ describe('signing with the node clock', () => {
     expect(sent.ack).toBe(2);
     expect(sent.timeout_ms).toBe(1500);
     const k = parseKey(sent.key);
-    verifyKey(k);
+    verifyKey(k, verify);
     expect(k).toEqual(r.key);
     expect(r.resourceId).toBe(c.getResourceId('weather'));
     expect(k.owner_peer_id).toBe(me.peerId);
@@ -60,7 +60,7 @@ describe('signing with the node clock', () => {
     const r = await c.registerProvider(K.id, 'https://me.example', { serviceId: 'api' });
     const [sent] = node.sent('resources.register_provider');
     const rec = parseRecord(sent.record);
-    verifyRecord(rec);
+    verifyRecord(rec, verify);
     expect(rec).toEqual(r.record);
     expect(rec.metadata).toMatchObject({
       key_id: K.id,
@@ -82,7 +82,7 @@ describe('signing with the node clock', () => {
     const r = await new SignpostClient(node, me).registerProvider(K.id, 'v', { workBits: 11 });
     expect(r.record.metadata.solution).not.toBe('');
     expect(leadingZeroBits(workHash(metadataDigest(r.record.metadata)))).toBeGreaterThanOrEqual(11);
-    verifyRecord(r.record);
+    verifyRecord(r.record, verify);
   });
 
   it('unregisterProvider signs a tombstone of the client’s slot at the node’s now (or of another host’s slot)', async () => {
@@ -92,7 +92,7 @@ describe('signing with the node clock', () => {
     await c.unregisterProvider(K.id);
     await c.unregisterProvider(K.id, { peerId: nodeId.peerId });
     const [mine, hosted] = node.sent('resources.unregister_provider').map((p) => parseTombstone(p.tombstone));
-    verifyTombstone(mine);
+    verifyTombstone(mine, verify);
     expect(mine).toMatchObject({ key_id: K.id, issued_by: me.peerId, peer_id: me.peerId, timestamp_issued: NODE_NOW });
     expect(hosted).toMatchObject({ issued_by: me.peerId, peer_id: nodeId.peerId });
   });
@@ -113,7 +113,7 @@ describe('signing with the node clock', () => {
     const auths = node.sent('session.authenticate');
     expect(auths).toHaveLength(1);
     expect(auths[0].peer_id).toBe(me.peerId);
-    expect(verifyStrict(me.publicKey, sessionDigest(nonce, nodeId.peerId), base64urlDecode(auths[0].signature)!)).toBe(true);
+    expect(verifyStrict(ed25519, me.publicKey, sessionDigest(nonce, nodeId.peerId), base64urlDecode(auths[0].signature)!)).toBe(true);
     expect(r.record.metadata).toMatchObject({ issued_by: me.peerId, peer_id: nodeId.peerId, relay_id: [], service_id: ['api'], timestamp_issued: NODE_NOW });
 
     // A new connection is a new session: the client authenticates again.
@@ -200,7 +200,7 @@ describe('keepProviderAlive over a connection', () => {
     await eventually(() => expect(reg.record!.timestamp_created).toBe(NODE_NOW + 50));
     // A renewal is the same metadata (same slot version), re-signed by the host at a later time.
     expect(reg.record!.metadata).toEqual(first.metadata);
-    verifyRecord(reg.record!);
+    verifyRecord(reg.record!, verify);
 
     node.status('down');
     expect(reg.state).toBe('disconnected');

@@ -1,5 +1,5 @@
 /**
- * `quorum()` (runtime/net/resources.ts): the fan-out of every Resources API call (SPEC §5, §9.2). It settles
+ * `quorum()` (runtime/net/quorum.ts): the fan-out of every Resources API call (SPEC §5, §9.2). It settles
  * as soon as the outcome is known: `ack` successes (without waiting for the rest), or `quorum_not_reached`
  * at once when too few nodes can still succeed, or at the deadline (the nodes still pending become
  * `peer_timeout` errors). With `settleAll` it waits for every node or the deadline. The calls here are
@@ -8,8 +8,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { SignpostError } from '../../../protocols/errors.js';
-import type { Neighbour } from '../../../runtime/net/dht.js';
-import { quorum, type Quorum } from '../../../runtime/net/resources.js';
+import { systemTimers } from '../../../runtime/base/clock.js';
+import { quorum as fanOut, type Neighbour, type Quorum } from '../../../runtime/net/quorum.js';
+
+/** The fan-out on the process's own timers (deadlines are wall-clock milliseconds of `systemTimers`). */
+const quorum = <T>(nodes: Neighbour[], ack: number, deadline: number, call: (n: Neighbour, ms: number) => Promise<T>, opts?: { settleAll?: boolean }) =>
+  fanOut(nodes, ack, deadline, call, systemTimers, opts);
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -61,7 +65,7 @@ async function rejection(p: Promise<unknown>): Promise<SignpostError> {
   throw new Error('expected a rejection');
 }
 
-const soon = (ms = 5000) => Date.now() + ms;
+const soon = (ms = 5000) => systemTimers.now() + ms;
 
 describe('quorum', () => {
   it('calls every node at once, each with the time left until the deadline', () => {
@@ -133,10 +137,10 @@ describe('quorum', () => {
     expect((await state(q)).status).toBe('pending'); // 1 success + 3 pending: 3 still possible
     f.fail(2, new SignpostError('peer_unreachable', 'node-2 closed'));
     expect((await state(q)).status).toBe('pending'); // 1 + 2 pending = 3: still possible
-    const started = Date.now();
+    const started = systemTimers.now();
     f.fail(3, new SignpostError('records_limit_exceeded', 'full'));
     const e = await rejection(q);
-    expect(Date.now() - started).toBeLessThan(100);
+    expect(systemTimers.now() - started).toBeLessThan(100);
     expect(e.code).toBe('quorum_not_reached');
     expect(e.data.acks).toBe(1);
     expect(e.data.errors).toEqual([
@@ -173,9 +177,9 @@ describe('quorum', () => {
     ]) {
       const ns = nodes(n);
       const f = fakeCalls(ns);
-      const started = Date.now();
+      const started = systemTimers.now();
       const e = await rejection(quorum(ns, ack, soon(), f.call));
-      expect(Date.now() - started).toBeLessThan(100);
+      expect(systemTimers.now() - started).toBeLessThan(100);
       expect(e.code).toBe('quorum_not_reached');
       expect(e.data).toEqual({ acks: 0, errors: [] });
       expect(e.message).toContain(String(ack));
@@ -185,12 +189,12 @@ describe('quorum', () => {
   it('at the deadline, the nodes still pending become peer_timeout errors', async () => {
     const ns = nodes(4);
     const f = fakeCalls(ns);
-    const started = Date.now();
+    const started = systemTimers.now();
     const q = quorum(ns, 3, started + 80, f.call);
     f.ok(0);
     f.fail(1);
     const e = await rejection(q);
-    const took = Date.now() - started;
+    const took = systemTimers.now() - started;
     expect(took).toBeGreaterThanOrEqual(70);
     expect(took).toBeLessThan(1000);
     expect(e.code).toBe('quorum_not_reached');
@@ -213,9 +217,9 @@ describe('quorum', () => {
   it('a deadline already past fails at once, every node a peer_timeout', async () => {
     const ns = nodes(2);
     const f = fakeCalls(ns);
-    const started = Date.now();
-    const e = await rejection(quorum(ns, 1, Date.now() - 10, f.call));
-    expect(Date.now() - started).toBeLessThan(100);
+    const started = systemTimers.now();
+    const e = await rejection(quorum(ns, 1, systemTimers.now() - 10, f.call));
+    expect(systemTimers.now() - started).toBeLessThan(100);
     expect(e.code).toBe('quorum_not_reached');
     expect((e.data.errors as Array<{ code: string }>).map((x) => x.code)).toEqual(['peer_timeout', 'peer_timeout']);
     for (const c of f.calls) expect(c.timeoutMs).toBeGreaterThanOrEqual(1);
@@ -252,11 +256,11 @@ describe('quorum', () => {
     it('resolves at the deadline with the pending nodes as peer_timeout errors', async () => {
       const ns = nodes(3);
       const f = fakeCalls(ns);
-      const started = Date.now();
+      const started = systemTimers.now();
       const q = quorum(ns, 3, started + 60, f.call, { settleAll: true });
       f.ok(1);
       const r = await q;
-      expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+      expect(systemTimers.now() - started).toBeGreaterThanOrEqual(50);
       expect(r.acks).toBe(1);
       expect(r.errors.map((x) => [x.peer_id, x.code])).toEqual([
         ['node-0', 'peer_timeout'],

@@ -2,43 +2,45 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../runtime/base/clock.js';
 import { Scheduler, type JobSpec } from '../../../runtime/node/scheduler.js';
 import { logger } from '../../../runtime/base/log.js';
-import type { Store } from '../../../runtime/store/lmdb-store.js';
+import { MemoryStore } from '../../../runtime/store/memory-store.js';
 import type { ActorEvent } from '../../../runtime/inspect/actor-view.js';
+import { key, peer } from '../../helpers/objects.js';
 
-/** The scheduler reads and writes only job meta: an in-memory double of that part of the store. */
-function metaStore(initial: { [name: string]: number } = {}): Store {
-  const meta = new Map<string, unknown>(Object.entries(initial));
-  return {
-    getMeta: <T>(name: string) => meta.get(name) as T | undefined,
-    putMeta: async (name: string, value: unknown) => void meta.set(name, value),
-  } as unknown as Store;
+/** The scheduler reads and writes only job meta (the in-memory store). */
+async function metaStore(initial: { [name: string]: number } = {}): Promise<MemoryStore> {
+  const store = new MemoryStore();
+  for (const [name, value] of Object.entries(initial)) await store.putMeta(name, value);
+  return store;
 }
+
+/** One stale key for republish to push, so a run goes through every phase. */
+const STALE = [{ key: key(peer(1), 'stale', 0), records: [], tombstones: [] }];
 
 type Run = { job: string; at: number; now: number };
 
-function setup(opts: { start?: number; meta?: { [name: string]: number }; intervals?: { renew?: number; gc?: number; republish?: number }; failGc?: boolean } = {}) {
+async function setup(opts: { start?: number; meta?: { [name: string]: number }; intervals?: { renew?: number; gc?: number; republish?: number }; failGc?: boolean } = {}) {
   const clock = new ManualClock(opts.start ?? 0);
   const runs: Run[] = [];
   const events: ActorEvent[] = [];
   const iv = { renew: 43200, gc: 3600, republish: 3600, ...opts.intervals };
-  const note = (job: string) => async ({ at }: { at: number }) => {
+  const note = (job: string, at: number) => {
     runs.push({ job, at, now: clock.now() });
     if (job === 'gc' && opts.failGc) throw new Error('disk on fire');
-    return { job };
   };
+  const tally = async () => ({ pushed: 0, failed: 0 });
   const jobs: JobSpec[] = [
-    { kind: 'republish', interval: iv.republish, work: { evicting: note('republish'), pushing: async ({ previous }) => previous } },
-    { kind: 'gc', interval: iv.gc, work: { collecting: note('gc') } },
-    { kind: 'renew', interval: iv.renew, work: { renewing: note('renew'), publishing: async ({ previous }) => previous } },
+    { kind: 'republish', interval: iv.republish, work: { evict: async ({ at }) => (note('republish', at), STALE), push: tally } },
+    { kind: 'gc', interval: iv.gc, work: { collect: async ({ at }) => (note('gc', at), { count_keys: 0, count_records: 0, count_tombstones: 0 }) } },
+    { kind: 'renew', interval: iv.renew, work: { renew: async ({ at }) => (note('renew', at), { keys: 0, renewed: 0, key_ids: [] }), publish: tally } },
   ];
-  const store = metaStore(opts.meta);
+  const store = await metaStore(opts.meta);
   const scheduler = new Scheduler({ clock, store, jobs, log: logger('error', () => undefined), onInspect: (e) => events.push(e) });
   return { clock, runs, events, store, scheduler };
 }
 
 describe('scheduler (SPEC §5 schedule)', () => {
   it('runs renew once at start, then nothing until a job is due', async () => {
-    const { scheduler, runs } = setup({ start: 1000 });
+    const { scheduler, runs } = await setup({ start: 1000 });
     await scheduler.start();
     expect(runs).toEqual([{ job: 'renew', at: 1000, now: 1000 }]);
     await scheduler.advance(3599);
@@ -47,7 +49,7 @@ describe('scheduler (SPEC §5 schedule)', () => {
   });
 
   it('advance steps through every due time in order, each run at its due time', async () => {
-    const { scheduler, runs, clock } = setup();
+    const { scheduler, runs, clock } = await setup();
     await scheduler.start();
     runs.length = 0;
     expect(await scheduler.advance(3 * 3600 + 10)).toBe(3 * 3600 + 10);
@@ -64,7 +66,7 @@ describe('scheduler (SPEC §5 schedule)', () => {
   });
 
   it('runs jobs due at the same instant in the order renew, gc, republish', async () => {
-    const { scheduler, runs } = setup({ intervals: { renew: 3600 } });
+    const { scheduler, runs } = await setup({ intervals: { renew: 3600 } });
     await scheduler.start();
     runs.length = 0;
     await scheduler.advance(3600);
@@ -73,7 +75,7 @@ describe('scheduler (SPEC §5 schedule)', () => {
   });
 
   it('a jump runs each overdue job once at the new time and makes it due at now + interval', async () => {
-    const { scheduler, runs } = setup();
+    const { scheduler, runs } = await setup();
     await scheduler.start();
     runs.length = 0;
     await scheduler.setTime(10 * 3600 + 5);
@@ -91,7 +93,7 @@ describe('scheduler (SPEC §5 schedule)', () => {
   });
 
   it('a job is due at its persisted last run + interval, and a persisted time later than now counts as now', async () => {
-    const { scheduler, runs, store } = setup({ start: 5000, meta: { 'job_last_run:gc': 4000, 'job_last_run:republish': 9999 } });
+    const { scheduler, runs, store } = await setup({ start: 5000, meta: { 'job_last_run:gc': 4000, 'job_last_run:republish': 9999 } });
     await scheduler.start();
     runs.length = 0;
     await scheduler.advance(2600); // now 7600: gc due at 4000 + 3600
@@ -105,7 +107,7 @@ describe('scheduler (SPEC §5 schedule)', () => {
   });
 
   it('records a failed run in the job context and keeps the schedule', async () => {
-    const { scheduler } = setup({ failGc: true });
+    const { scheduler } = await setup({ failGc: true });
     await scheduler.start();
     await scheduler.advance(7200);
     const gc = scheduler.actor('job:gc')!;
@@ -116,7 +118,7 @@ describe('scheduler (SPEC §5 schedule)', () => {
   });
 
   it('refuses to step backwards and leaves the clock where it was', async () => {
-    const { scheduler, clock } = setup({ start: 100 });
+    const { scheduler, clock } = await setup({ start: 100 });
     await scheduler.start();
     await expect(scheduler.setTime(50)).rejects.toMatchObject({ code: 'invalid_params' });
     await expect(scheduler.advance(-1)).rejects.toMatchObject({ code: 'invalid_params' });
@@ -125,7 +127,7 @@ describe('scheduler (SPEC §5 schedule)', () => {
   });
 
   it('emits inspection events with the states of each phase only while inspecting', async () => {
-    const { scheduler, events } = setup();
+    const { scheduler, events } = await setup();
     await scheduler.start();
     await scheduler.advance(3600);
     expect(events).toEqual([]);
@@ -144,7 +146,7 @@ describe('scheduler (SPEC §5 schedule)', () => {
 
 describe('scheduler bounds', () => {
   it('refuses an advance that would step through more than 100 000 job runs, before running any', async () => {
-    const { scheduler, runs, clock } = setup();
+    const { scheduler, runs, clock } = await setup();
     await scheduler.start();
     runs.length = 0;
     await expect(scheduler.advance(3600 * 60_000)).rejects.toMatchObject({ code: 'invalid_params', message: expect.stringContaining('set_time') });
@@ -158,7 +160,7 @@ describe('scheduler bounds', () => {
 
 describe('scheduler after a restart', () => {
   it('runs each job that fell due while the node was down once at start, then keeps stepping', async () => {
-    const { scheduler, runs } = setup({ start: 100_000, meta: { 'job_last_run:gc': 10_000, 'job_last_run:republish': 99_000 } });
+    const { scheduler, runs } = await setup({ start: 100_000, meta: { 'job_last_run:gc': 10_000, 'job_last_run:republish': 99_000 } });
     await scheduler.start();
     expect(runs).toEqual([
       { job: 'renew', at: 100_000, now: 100_000 },

@@ -3,6 +3,7 @@ import { identityFromSeed } from '../../../protocols/identity.js';
 import { metadataDigest, resourceId } from '../../../protocols/objects.js';
 import { hashcashChallenge, keyPolicy, leadingZeroBits, workHash } from '../../../protocols/pow.js';
 import { mineMetadata, verifyRecord, makeRecord } from '../../../protocols/signed.js';
+import { verify } from '../../helpers/objects.js';
 
 const issuer = identityFromSeed(new Uint8Array(32).fill(7));
 
@@ -12,7 +13,7 @@ describe('proof of work', () => {
     const md = mineMetadata(issuer, fields, 10);
     expect(leadingZeroBits(workHash(metadataDigest(md)))).toBeGreaterThanOrEqual(10);
     expect(md.solution).not.toBe('');
-    expect(() => verifyRecord(makeRecord(issuer, md, 1_700_000_000))).not.toThrow();
+    expect(() => verifyRecord(makeRecord(issuer, md, 1_700_000_000), verify)).not.toThrow();
   });
 
   it('mineMetadata gives up after maxTries', () => {

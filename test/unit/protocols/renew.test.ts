@@ -2,9 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { renewHostRecords, stateFromEntries } from '../../../protocols/registry.js';
 import { renewDueAt, type RuleContext } from '../../../protocols/rules.js';
 import { recordEntry, verifyRecord } from '../../../protocols/signed.js';
-import { sign } from '../../../protocols/identity.js';
 import { DEFAULT_RULE_CONFIG, type RecordEntry } from '../../../protocols/types.js';
-import { key, peer, record } from '../../helpers/objects.js';
+import { key, peer, record, verify } from '../../helpers/objects.js';
 
 const node = peer(1);
 const other = peer(2);
@@ -28,16 +27,16 @@ describe('renew (SPEC §5)', () => {
 
   it('re-signs exactly the host records created at least renew_interval ago, by the node, at now', () => {
     const { s, hostOld, hostNew, foreign } = state();
-    expect(renewHostRecords(s, ctx(100 + R - 1), (d) => sign(node, d)).result).toEqual({ renewed: 0 });
+    expect(renewHostRecords(s, ctx(100 + R - 1), node.sign).result).toEqual({ renewed: 0 });
 
     const now = 100 + R;
-    const out = renewHostRecords(s, ctx(now), (d) => sign(node, d));
+    const out = renewHostRecords(s, ctx(now), node.sign);
     expect(out.result).toEqual({ renewed: 1 });
     expect(out.changes.put).toHaveLength(1);
     const renewed = out.changes.put[0] as RecordEntry;
     expect(renewed.record.metadata).toEqual(hostOld.record.metadata);
     expect(renewed.record.timestamp_created).toBe(now);
-    expect(() => verifyRecord(renewed.record)).not.toThrow();
+    expect(() => verifyRecord(renewed.record, verify)).not.toThrow();
     // The renewal replaced the old record in its slot; the others are untouched.
     const values = [...out.state.entries.values()];
     expect(values).toContain(renewed);

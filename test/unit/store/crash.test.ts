@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
-import { openStore } from '../../../runtime/store/lmdb-store.js';
+import { openLmdbStore } from '../../../runtime/store/lmdb-store.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const writer = path.join(root, 'test/fixtures/store-writer.mjs');
@@ -69,7 +69,7 @@ async function runAndKill(dataDir: string): Promise<Map<string, number>> {
 
 /** Checks acknowledged keys through the public API, then the raw sub-databases for consistency. */
 async function verify(dataDir: string, acked: Map<string, number>): Promise<number> {
-  const store = await openStore({ dataDir });
+  const store = await openLmdbStore({ dataDir });
   const ids: string[] = [];
   for (let page = store.listKeyIds(null, 1000); page.length > 0; page = store.listKeyIds(page[page.length - 1], 1000)) {
     ids.push(...page);

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Entry, StoredKey } from '../../../protocols/types.js';
-import { openStore, STORE_SCHEMA_VERSION, type Store } from '../../../runtime/store/lmdb-store.js';
+import { openLmdbStore } from '../../../runtime/store/lmdb-store.js';
+import { STORE_SCHEMA_VERSION, type Store } from '../../../runtime/store/store.js';
 
 const dirs: string[] = [];
 const stores: Store[] = [];
@@ -16,7 +17,7 @@ function tmpDir(): string {
 }
 
 async function fresh(dataDir = tmpDir()): Promise<Store> {
-  const store = await openStore({ dataDir });
+  const store = await openLmdbStore({ dataDir });
   stores.push(store);
   return store;
 }
@@ -224,7 +225,7 @@ describe('store', () => {
 
   it('keeps data and meta across close and reopen', async () => {
     const dataDir = tmpDir();
-    const store = await openStore({ dataDir });
+    const store = await openLmdbStore({ dataDir });
     await store.write([
       { op: 'putKey', keyId: 'k', stored: storedKey('k', 5) },
       { op: 'putEntry', keyId: 'k', issuedBy: 'i', peerId: 'p', entry: tombstone('k', 'i', 'p') },
@@ -250,7 +251,7 @@ describe('store', () => {
 
   it('close() waits for writes still in flight', async () => {
     const dataDir = tmpDir();
-    const store = await openStore({ dataDir });
+    const store = await openLmdbStore({ dataDir });
     const writes = Array.from({ length: 50 }, (_, n) =>
       store.write([{ op: 'putKey', keyId: `k${n}`, stored: storedKey(`k${n}`) }]),
     );
@@ -262,13 +263,13 @@ describe('store', () => {
 
   it('refuses a data directory of another schema version', async () => {
     const dataDir = tmpDir();
-    await (await openStore({ dataDir })).close();
+    await (await openLmdbStore({ dataDir })).close();
     const raw = open({ path: path.join(dataDir, 'db'), maxDbs: 16, overlappingSync: false });
     await raw.openDB('meta', {}).put('schema_version', STORE_SCHEMA_VERSION + 1);
     await raw.close();
 
     const dbPath = path.join(dataDir, 'db');
-    await expect(openStore({ dataDir })).rejects.toThrow(
+    await expect(openLmdbStore({ dataDir })).rejects.toThrow(
       `Data directory ${dbPath} was written by schema version ${STORE_SCHEMA_VERSION + 1}; ` +
         `this Signpost reads version ${STORE_SCHEMA_VERSION}.`,
     );
@@ -283,10 +284,10 @@ describe('store', () => {
       await raw.close();
       return id;
     };
-    await (await openStore({ dataDir })).close();
+    await (await openLmdbStore({ dataDir })).close();
     const before = await lastTxnId();
 
-    const store = await openStore({ dataDir });
+    const store = await openLmdbStore({ dataDir });
     const n = 2000;
     // Issued from several async "clients", some in the same turn, some after earlier acks.
     const client = async (c: number) => {
