@@ -19,6 +19,7 @@ import { createActor, type Actor } from 'xstate';
 import { nobleEd25519, type Ed25519 } from '../../protocols/crypto.js';
 import { base64urlDecode, base64urlEncode } from '../../protocols/encoding.js';
 import { failedWith, type PeerError } from '../../protocols/errors.js';
+import type { RpcMethod } from '../../protocols/rpc.js';
 import { sessionDigest, type Identity } from '../../protocols/identity.js';
 import { resourceId as computeResourceId } from '../../protocols/objects.js';
 import { hashcashChallenge, keyPolicy } from '../../protocols/pow.js';
@@ -422,12 +423,12 @@ export class SignpostClient {
     return info;
   }
 
-  private call<T>(method: string, params: object | undefined): Promise<T> {
+  private call<T>(method: RpcMethod, params: object | undefined): Promise<T> {
     return this.transport.call<T>(method, params, this.opts.callTimeoutMs ?? 30_000);
   }
 
   /** A fan-out call with `ack` / `timeout_ms` when given; the client waits `timeout_ms` plus a grace period. */
-  private fanOut<T>(method: string, params: object, opts: CallOptions): Promise<T> {
+  private fanOut<T>(method: RpcMethod, params: object, opts: CallOptions): Promise<T> {
     const full = {
       ...params,
       ...(opts.ack === undefined ? {} : { ack: opts.ack }),

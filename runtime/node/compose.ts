@@ -32,7 +32,7 @@ import { peerService } from '../net/peer-service.js';
 import { Resources } from '../net/resources.js';
 import type { Transport } from '../net/transport.js';
 import { Upkeep } from '../net/upkeep.js';
-import { createDispatcher } from '../rpc/methods.js';
+import { createDispatcher } from '../rpc/dispatcher.js';
 import type { RpcConnection, RpcDispatcher } from '../rpc/server.js';
 import { Subscriptions } from '../rpc/subscriptions.js';
 import { startShards, type Shards } from '../store/shards.js';

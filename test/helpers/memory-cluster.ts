@@ -1,12 +1,12 @@
 /**
  * N nodes in this process on one in-memory network (runtime/net/memory-transport.ts), each composed by
  * `composeNode` exactly as a real node is, on the memory store, a manual node clock and a seeded random
- * source. Node 0 starts alone; the others bootstrap from it.
+ * source (the system clock when `config.clock` says so). Node 0 starts alone; the others bootstrap from it.
  */
 import { defaultConfig, type Config } from '../../config/index.js';
 import { identityFromSeed } from '../../protocols/identity.js';
 import { seededRandom } from '../../protocols/random.js';
-import { ManualClock, systemTimers } from '../../runtime/base/clock.js';
+import { ManualClock, SystemClock, systemTimers } from '../../runtime/base/clock.js';
 import { logger } from '../../runtime/base/log.js';
 import { MemoryNetwork, type NetworkConditions } from '../../runtime/net/memory-transport.js';
 import { composeNode, type SignpostNode } from '../../runtime/node/compose.js';
@@ -33,7 +33,7 @@ export async function memoryCluster(opts: { nodes: number; seed: number; now: nu
       identity,
       transport: network.join(identity.peerId, addresses[i]),
       store: new MemoryStore(),
-      clock: new ManualClock(opts.now),
+      clock: config.clock === 'manual' ? new ManualClock(opts.now) : new SystemClock(),
       random,
       ed25519,
       log: logger('error', () => undefined),

@@ -1,0 +1,33 @@
+/**
+ * `session.*` (SPEC §9.3): who the client on a connection is. A nonce serves one attempt; checks run in
+ * the order shapes → peer id → a current nonce → the signature.
+ */
+import { SignpostError } from '../../protocols/errors.js';
+import { base64urlDecode, base64urlEncode } from '../../protocols/encoding.js';
+import { verifyStrict } from '../../protocols/crypto.js';
+import { publicKeyOf, sessionDigest } from '../../protocols/identity.js';
+import { LIMITS } from '../../protocols/types.js';
+import { expectBytes, expectPeerId, expectPeerIdString } from '../../protocols/validate.js';
+import type { Handlers, NodeFacade } from './facade.js';
+
+export function sessionHandlers(node: NodeFacade): Handlers {
+  return {
+    'session.challenge': (_p, conn) => {
+      const nonce = node.random.bytes(32);
+      conn.session.nonce = nonce;
+      return { nonce: base64urlEncode(nonce) };
+    },
+    'session.authenticate': (p, conn) => {
+      const peerId = expectPeerIdString(p.peer_id, 'peer_id');
+      const signature = expectBytes(p.signature, 'signature', LIMITS.signature, true);
+      expectPeerId(peerId, 'peer_id');
+      const nonce = conn.session.nonce;
+      conn.session.nonce = null; // a nonce serves one attempt
+      if (!nonce) throw new SignpostError('unauthorized', 'session.authenticate: no current nonce; call session.challenge first');
+      const ok = verifyStrict(node.ed25519, publicKeyOf(peerId)!, sessionDigest(nonce, node.peerId), base64urlDecode(signature)!);
+      if (!ok) throw new SignpostError('invalid_signature', `session.authenticate: signature by ${peerId} over the session digest does not verify`);
+      conn.session.peerId = peerId;
+      return { peer_id: peerId };
+    },
+  };
+}
