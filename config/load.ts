@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isValidPeerId } from '../protocols/identity.js';
+import { baseUrlOf } from '../protocols/urls.js';
 import { CONFIG_KEYS, defaultConfig, type Config, type ConfigKey, type ValueKind } from './defaults.js';
 
 export class ConfigError extends Error {
@@ -130,18 +131,9 @@ function parseTextList(text: string): unknown {
   }
 }
 
-/** `ws://h:p/p2p/` → `ws://h:p`; null unless a ws/wss URL without credentials, query or fragment. */
+/** A bootstrap node's base URL (protocols/urls.ts); null unless ws:// or wss://. */
 export function normaliseBootstrapUrl(text: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return null;
-  }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return null;
-  if (url.hostname === '' || url.username || url.password || url.search || url.hash) return null;
-  const base = url.pathname.replace(/\/+$/, '').replace(/\/p2p$/, '');
-  return `${url.protocol}//${url.host}${base}`;
+  return /^wss?:/i.test(text.trim()) ? baseUrlOf(text.trim()) : null;
 }
 
 function checkAcrossKeys(config: Config, sources: Record<string, string>): void {

@@ -1,29 +1,10 @@
 /**
- * The package's public entry: start a node, talk to one (the SDK, runtime/client/client.ts; docs/sdk.md), and the
- * protocol objects.
+ * The package's public entry `signpost`: start a node, the SDK (`signpost/client`, docs/sdk.md), the
+ * node's Ed25519 backend for Node programs, the config, and the protocol objects.
  */
 export { startNode, type RunningNode } from './node/start.js';
-export { RpcClient, RpcConnectionError, RpcError } from './client/rpc-client.js';
-export {
-  SignpostClient,
-  ProviderRegistration,
-  Subscription,
-  VerificationError,
-  isPermanentFailure,
-  type Acks,
-  type CallOptions,
-  type ConnectOptions,
-  type CreateResourceOptions,
-  type KeepAliveOptions,
-  type MiningProgress,
-  type NodeInfo,
-  type PeerError,
-  type PeerInfo,
-  type ProviderOutcome,
-  type RegisterOptions,
-  type RegistrationState,
-  type ClientTransport,
-  type ConnectionStatus,
-} from './client/client.js';
+export { composeNode, type NodeParts, type SignpostNode } from './node/compose.js';
+export { nodeEd25519 } from './base/node-crypto.js';
+export * from './client/index.js';
 export { loadConfig, defaultConfig, type Config } from '../config/index.js';
 export * from '../protocols/index.js';

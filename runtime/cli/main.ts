@@ -6,6 +6,7 @@ import { WebSocket } from 'ws';
 import { ConfigError, loadConfig } from '../../config/index.js';
 import { generateIdentity, identityToFile } from '../../protocols/identity.js';
 import { systemRandom } from '../../protocols/random.js';
+import { baseUrlOf, rpcUrlOf } from '../../protocols/urls.js';
 import { nodeEd25519 } from '../base/node-crypto.js';
 import { writeIdentityFile } from '../node/identity-file.js';
 import { startNode } from '../node/start.js';
@@ -266,7 +267,7 @@ async function call(args: string[]): Promise<number> {
     }
   }
   const url = (values.url as string | undefined) ?? DEFAULT_URL;
-  const client = await RpcClient.connect(url.endsWith('/rpc') ? url : url.replace(/\/$/, '') + '/rpc');
+  const client = await RpcClient.connect(rpcUrlOf(url));
   try {
     const result = await client.call(method, params);
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
@@ -318,16 +319,13 @@ function actorTable(actors: ActorRow[], maxRows = Infinity): string {
   return out.join('\n');
 }
 
-/** ws://HOST:PORT from ws://HOST:PORT, ws://HOST:PORT/ or ws://HOST:PORT/rpc (http:// works too). */
-function nodeBaseUrl(url: string): string {
-  return url.replace(/^http/, 'ws').replace(/\/(rpc)?$/, '');
-}
-
 async function actors(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { url: { type: 'string' }, watch: { type: 'boolean' }, json: { type: 'boolean' } });
   if (values.help) return help('actors');
   if (positionals.length > 0) throw new UsageError(`actors takes no arguments, got ${positionals.join(' ')}`);
-  const base = nodeBaseUrl((values.url as string | undefined) ?? DEFAULT_URL);
+  const url = (values.url as string | undefined) ?? DEFAULT_URL;
+  const base = baseUrlOf(url);
+  if (base === null) throw new UsageError(`--url must be a node's URL (ws://HOST:PORT), got ${JSON.stringify(url)}`);
   if (values.watch) return watchActors(base, values.json === true);
   const client = await RpcClient.connect(`${base}/rpc`);
   try {

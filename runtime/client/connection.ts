@@ -1,9 +1,13 @@
 /**
- * The SDK's connection to its node: JSON-RPC calls (runtime/client/rpc-client.ts) over a socket that is
- * reopened with exponential backoff whenever it drops, with a deadline on every call.
+ * The SDK's connection to its node: JSON-RPC calls (rpc-client.ts) over a socket that is reopened with
+ * exponential backoff whenever it drops (the node-connection machine, actors/node-connection.ts), with a
+ * deadline on every call.
  *
- * The SDK talks to this interface only, so its unit tests swap in a fake node.
+ * The SDK talks to the ClientTransport interface only, so its unit tests swap in a fake node.
  */
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import { nodeConnectionMachine, type NodeSocket } from '../../actors/node-connection.js';
+import { rpcUrlOf } from '../../protocols/urls.js';
 import { RpcClient, RpcConnectionError } from './rpc-client.js';
 
 export type ConnectionStatus = 'up' | 'down';
@@ -26,44 +30,59 @@ export interface ReconnectOptions {
   reconnectMaxMs?: number;
 }
 
-/** The node's RPC URL from `ws://HOST:PORT/rpc`, `ws://HOST:PORT` or `ws://HOST:PORT/`. */
-export function rpcUrlOf(url: string): string {
-  const base = url.replace(/\/+$/, '');
-  return base.endsWith('/rpc') ? base : `${base}/rpc`;
-}
+export { rpcUrlOf };
 
 export class ReconnectingTransport implements ClientTransport {
-  private rpc: RpcClient | null;
-  private closing = false;
-  private attempts = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The connection's actor: its state is the connection's (`connecting`, `open`, `backoff`, …). */
+  readonly actor: Actor<typeof nodeConnectionMachine>;
   private readonly notificationListeners = new Set<(method: string, params: unknown) => void>();
   private readonly statusListeners = new Set<(status: ConnectionStatus) => void>();
-  /** Calls waiting for the connection to come back. */
-  private readonly waiting = new Set<() => void>();
+  private closing = false;
+  /** The connection last opened (the one in use while the actor is `open`). */
+  private current: RpcClient | null = null;
 
-  private constructor(
-    readonly url: string,
-    rpc: RpcClient,
-    private readonly opts: ReconnectOptions,
-  ) {
-    this.rpc = rpc;
-    this.attach(rpc);
+  private constructor(readonly url: string, opts: ReconnectOptions) {
+    const machine = nodeConnectionMachine.provide({
+      actors: {
+        open: fromPromise<NodeSocket, { url: string }>(async ({ input }) => {
+          const rpc = await RpcClient.connect(input.url);
+          // Closed while this connection was being opened: it is not wanted any more.
+          if (this.closing) await rpc.close();
+          this.current = rpc;
+          rpc.onNotification((method, params) => {
+            for (const fn of this.notificationListeners) fn(method, params);
+          });
+          return rpc;
+        }),
+      },
+    });
+    this.actor = createActor(machine, { input: { url, reconnectBaseMs: opts.reconnectBaseMs, reconnectMaxMs: opts.reconnectMaxMs } });
+    let was: string | null = null;
+    this.actor.subscribe((s) => {
+      const now = s.value;
+      if (now === was) return;
+      if (was === 'open') this.emit('down');
+      else if (now === 'open' && s.context.opened > 1) this.emit('up');
+      was = now;
+    });
+    this.actor.start();
   }
 
   /** Opens the first connection; fails when the node cannot be reached (no retry for the first one). */
   static async connect(url: string, opts: ReconnectOptions = {}): Promise<ReconnectingTransport> {
-    const rpcUrl = rpcUrlOf(url);
-    return new ReconnectingTransport(rpcUrl, await RpcClient.connect(rpcUrl), opts);
+    const t = new ReconnectingTransport(rpcUrlOf(url), opts);
+    const first = await waitFor(t.actor, (s) => s.value === 'open' || s.status === 'done');
+    if (first.value !== 'open') throw new RpcConnectionError(first.context.lastError ?? `cannot connect to ${t.url}`);
+    return t;
   }
 
   get connected(): boolean {
-    return this.rpc !== null;
+    return this.actor.getSnapshot().value === 'open';
   }
 
   async call<T>(method: string, params: object | undefined, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs;
-    const rpc = this.rpc ?? (await this.reconnected(deadline, method));
+    const rpc = await this.open(deadline, method);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new RpcConnectionError(`${method}: no answer from ${this.url} within ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
@@ -87,73 +106,26 @@ export class ReconnectingTransport implements ClientTransport {
 
   async close(): Promise<void> {
     this.closing = true;
-    clearTimeout(this.retryTimer);
-    for (const wake of this.waiting) wake();
-    const rpc = this.rpc;
-    this.rpc = null;
-    await rpc?.close();
-  }
-
-  private attach(rpc: RpcClient): void {
-    rpc.onNotification((method, params) => {
-      for (const fn of this.notificationListeners) fn(method, params);
-    });
-    rpc.onClose(() => {
-      if (this.rpc !== rpc) return;
-      this.rpc = null;
-      if (this.closing) return;
-      this.emit('down');
-      this.scheduleReconnect();
-    });
-  }
-
-  private scheduleReconnect(): void {
-    const base = this.opts.reconnectBaseMs ?? 250;
-    const max = this.opts.reconnectMaxMs ?? 5_000;
-    const delay = Math.min(max, base * 2 ** this.attempts);
-    this.attempts++;
-    this.retryTimer = setTimeout(() => void this.reconnect(), delay);
-  }
-
-  private async reconnect(): Promise<void> {
-    let rpc: RpcClient;
-    try {
-      rpc = await RpcClient.connect(this.url);
-    } catch {
-      if (!this.closing) this.scheduleReconnect();
-      return;
-    }
-    if (this.closing) {
-      await rpc.close();
-      return;
-    }
-    this.attempts = 0;
-    this.rpc = rpc;
-    this.attach(rpc);
-    for (const wake of this.waiting) wake();
-    this.emit('up');
+    this.actor.send({ type: 'close' });
+    await waitFor(this.actor, (s) => s.status === 'done');
   }
 
   private emit(status: ConnectionStatus): void {
     for (const fn of this.statusListeners) fn(status);
   }
 
-  /** Waits for the connection to come back, until `deadline`. */
-  private reconnected(deadline: number, method: string): Promise<RpcClient> {
-    return new Promise((resolve, reject) => {
-      const fail = () => reject(new RpcConnectionError(`${method}: not connected to ${this.url}${this.closing ? ' (the client is closed)' : ' (reconnecting)'}`));
-      if (this.closing) return fail();
-      const timer = setTimeout(() => {
-        this.waiting.delete(wake);
-        fail();
-      }, Math.max(0, deadline - Date.now()));
-      const wake = () => {
-        clearTimeout(timer);
-        this.waiting.delete(wake);
-        if (this.rpc) resolve(this.rpc);
-        else fail();
-      };
-      this.waiting.add(wake);
-    });
+  /** The open connection, waiting for it to come back until `deadline`. */
+  private async open(deadline: number, method: string): Promise<RpcClient> {
+    const notConnected = () => new RpcConnectionError(`${method}: not connected to ${this.url}${this.closing ? ' (the client is closed)' : ' (reconnecting)'}`);
+    const s = this.actor.getSnapshot();
+    if (s.value === 'open') return this.current!;
+    if (s.status === 'done' || this.closing) throw notConnected();
+    try {
+      const back = await waitFor(this.actor, (x) => x.value === 'open' || x.status === 'done', { timeout: Math.max(0, deadline - Date.now()) });
+      if (back.value === 'open') return this.current!;
+    } catch {
+      // the deadline passed
+    }
+    throw notConnected();
   }
 }

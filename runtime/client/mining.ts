@@ -5,19 +5,18 @@
  * zero bits. The search needs no secret: only the solution leaves the worker, and the issuer signs the
  * metadata afterwards on its own thread (the seed never crosses a thread boundary).
  *
- * From the built package the search runs in a worker thread (runtime/client/mine-worker.js). Run from the
- * TypeScript sources (vitest, tsx), where Node cannot start a `.ts` worker, it runs on the calling thread in
- * chunks that yield to the event loop between them, so sockets and timers keep working either way.
+ * From the built package the search runs in a worker (runtime/client/mine-worker.js): a Web Worker where the
+ * platform has them (browsers, Deno, Bun), a `node:worker_threads` worker on Node, loaded only when mining
+ * starts. Run from the TypeScript sources (vitest, tsx), where Node cannot start a `.ts` worker, it runs on
+ * the calling thread in chunks that yield to the event loop between them, so sockets and timers keep
+ * working either way.
  *
  * @example
  * const { solution } = await mineSolution({ metadata, minBits: 16 }, { onProgress: (p) => console.error(p.tries) });
  * const signed = makeMetadata(identity, { ...metadata, solution });
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { counterSolution, searchSolution, type WorkSearch } from '../../protocols/pow.js';
 import type { RecordMetadata } from '../../protocols/types.js';
-import { startWorker } from '../store/worker-host.js';
 
 /** The metadata to mine for: every field the digest covers but `solution` (the signature comes after). */
 export type UnminedMetadata = Omit<RecordMetadata, 'solution' | 'issuer_signature'>;
@@ -54,44 +53,76 @@ export const MINING_CHUNK = 20_000;
 /** The search itself is protocols/pow.ts's; the worker and the chunked fallback both run it. */
 export { searchSolution };
 
-/** Messages from runtime/client/mine-worker.ts. */
+/** Messages from mine-worker.ts. */
 export type MinerMessage =
   | { type: 'progress'; tries: number; bits: number }
   | { type: 'found'; solution: string; tries: number; bits: number };
 
 const WORKER_URL = new URL('./mine-worker.js', import.meta.url);
 
-/** Mines a solution for `job`: in a worker thread when the built worker exists, else in chunks on this thread. */
+/** Mines a solution for `job`: in a worker where the built worker exists, else in chunks on this thread. */
 export function mineSolution(job: MiningJob, opts: MiningOptions = {}): Promise<MiningResult> {
   opts.signal?.throwIfAborted();
   if (job.minBits <= 0) return Promise.resolve({ solution: counterSolution(0), tries: 0, bits: 0 });
-  return workerAvailable() ? mineInWorker(job, opts) : mineInChunks(job, opts);
+  // From the TypeScript sources the worker is a .ts file, which Node cannot start.
+  if (WORKER_URL.protocol === 'file:' && import.meta.url.endsWith('.ts')) return mineInChunks(job, opts);
+  return mineInWorker(job, opts);
 }
 
-function workerAvailable(): boolean {
-  return WORKER_URL.protocol === 'file:' && existsSync(fileURLToPath(WORKER_URL));
+/** A worker of this platform, speaking messages both ways. */
+interface MinerWorker {
+  post(job: MiningJob): void;
+  onMessage(fn: (m: MinerMessage) => void): void;
+  onFailure(fn: (why: string) => void): void;
+  terminate(): void;
 }
 
-function mineInWorker(job: MiningJob, opts: MiningOptions): Promise<MiningResult> {
+/** The mining worker: a Web Worker (same-origin, or through a blob for a page that loads the SDK from its node), or a Node worker thread. */
+async function startMiner(): Promise<MinerWorker> {
+  const WebWorker = (globalThis as { Worker?: typeof Worker }).Worker;
+  if (WebWorker) {
+    const sameOrigin = typeof location === 'undefined' || WORKER_URL.protocol === 'file:' || WORKER_URL.origin === location.origin;
+    const url = sameOrigin ? WORKER_URL : URL.createObjectURL(new Blob([`import ${JSON.stringify(WORKER_URL.href)};`], { type: 'text/javascript' }));
+    const w = new WebWorker(url, { type: 'module', name: 'signpost-mine' });
+    return {
+      post: (job) => w.postMessage(job),
+      onMessage: (fn) => w.addEventListener('message', (e) => fn((e as MessageEvent<MinerMessage>).data)),
+      onFailure: (fn) => w.addEventListener('error', (e) => fn(`the mining worker failed: ${(e as ErrorEvent).message ?? 'error'}`)),
+      terminate: () => w.terminate(),
+    };
+  }
+  const { Worker: NodeWorker } = await import('node:worker_threads');
+  const w = new NodeWorker(WORKER_URL, { name: 'signpost-mine' });
+  return {
+    post: (job) => w.postMessage(job),
+    onMessage: (fn) => w.on('message', fn),
+    onFailure: (fn) => {
+      w.on('error', (e) => fn(`the mining worker threw: ${e.message}`));
+      w.on('exit', (code) => fn(`the mining worker exited with code ${code}`));
+    },
+    terminate: () => void w.terminate(),
+  };
+}
+
+async function mineInWorker(job: MiningJob, opts: MiningOptions): Promise<MiningResult> {
+  const worker = await startMiner();
   return new Promise((resolve, reject) => {
-    const worker = startWorker(WORKER_URL, 'signpost-mine');
     let settled = false;
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
       opts.signal?.removeEventListener('abort', onAbort);
-      void worker.terminate();
+      worker.terminate();
       fn();
     };
     const onAbort = () => finish(() => reject(opts.signal!.reason));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    worker.endpoint.addEventListener('message', (event) => {
-      const m = (event as MessageEvent<MinerMessage>).data;
+    worker.onMessage((m) => {
       opts.onProgress?.({ tries: m.tries, bits: m.bits, minBits: job.minBits });
       if (m.type === 'found') finish(() => resolve({ solution: m.solution, tries: m.tries, bits: m.bits }));
     });
-    worker.onExit((code, error) => finish(() => reject(new Error(`the mining worker ${error ? `threw: ${error.message}` : `exited with code ${code}`}`))));
-    worker.endpoint.postMessage(job);
+    worker.onFailure((why) => finish(() => reject(new Error(why))));
+    worker.post(job);
   });
 }
 
@@ -105,6 +136,6 @@ async function mineInChunks(job: MiningJob, opts: MiningOptions): Promise<Mining
     best = Math.max(best, r.bits);
     opts.onProgress?.({ tries, bits: best, minBits: job.minBits });
     if (r.solution !== null) return { solution: r.solution, tries, bits: r.bits };
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 0));
   }
 }

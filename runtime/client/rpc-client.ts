@@ -1,13 +1,14 @@
 /**
- * A small JSON-RPC 2.0 over WebSocket client (SPEC §9) for the CLI, the tests and the SDK.
+ * A small JSON-RPC 2.0 over WebSocket client (SPEC §9) for the SDK, the CLI and the tests, on the
+ * platform's WebSocket (websocket.ts), so it runs in browsers, Deno, Bun and Node alike.
  *
  * @example
  * const client = await RpcClient.connect('ws://127.0.0.1:7070/rpc');
  * const keyId = await client.call<string>('registry.get_key_id', { label, owner_peer_id });
  * await client.close();
  */
-import { WebSocket } from 'ws';
 import type { RpcErrorObject } from '../../protocols/rpc.js';
+import { CLOSED, webSocketClass, type SocketLike } from './websocket.js';
 
 export type { RpcErrorObject };
 
@@ -62,31 +63,53 @@ export class RpcClient {
   private readonly listeners = new Set<(method: string, params: unknown) => void>();
   private closed: RpcConnectionError | null = null;
 
+  private readonly closeListeners = new Set<(error: RpcConnectionError) => void>();
+
   private constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: SocketLike,
     private readonly timeoutMs: number | undefined,
   ) {
-    ws.on('message', (data, isBinary) => {
-      if (!isBinary) this.receive(data.toString());
+    ws.addEventListener('message', (event: MessageEvent) => {
+      if (typeof event.data === 'string') this.receive(event.data);
     });
-    ws.on('close', (code, reason) => {
-      const text = reason.toString();
-      this.closed = new RpcConnectionError(`connection closed (${code}${text ? ` ${text}` : ''})`, code, text);
+    ws.addEventListener('close', (event: CloseEvent) => {
+      this.closed = new RpcConnectionError(`connection closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`, event.code, event.reason);
       for (const p of new Set(this.pending.values())) p.fail(this.closed);
+      for (const fn of this.closeListeners) fn(this.closed);
+      this.closeListeners.clear();
     });
-    // Errors are followed by 'close', which rejects what is pending; without a listener they would crash.
-    ws.on('error', () => {});
   }
 
   /** Opens a connection. `timeoutMs` bounds the opening (default 10 s) and, when given, every call. */
-  static connect(url: string, opts: { timeoutMs?: number } = {}): Promise<RpcClient> {
+  static async connect(url: string, opts: { timeoutMs?: number } = {}): Promise<RpcClient> {
+    const Socket = await webSocketClass();
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { handshakeTimeout: opts.timeoutMs ?? 10_000 });
-      ws.once('open', () => {
-        ws.removeAllListeners('error');
+      let ws: SocketLike;
+      try {
+        ws = new Socket(url);
+      } catch (e) {
+        return reject(new RpcConnectionError(`cannot connect to ${url}: ${(e as Error).message}`));
+      }
+      const timer = setTimeout(() => {
+        ws.close();
+        fail(`no answer within ${opts.timeoutMs ?? 10_000} ms`);
+      }, opts.timeoutMs ?? 10_000);
+      const opened = () => {
+        clearTimeout(timer);
+        ws.removeEventListener('error', failed);
+        ws.removeEventListener('close', failed);
         resolve(new RpcClient(ws, opts.timeoutMs));
-      });
-      ws.once('error', (e) => reject(new RpcConnectionError(`cannot connect to ${url}: ${e.message}`)));
+      };
+      // A browser says nothing more about a failed connection than that it failed (and its close code).
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        ws.removeEventListener('open', opened);
+        reject(new RpcConnectionError(`cannot connect to ${url}: ${why}`));
+      };
+      const failed = (event: Event & { message?: string; code?: number }) => fail(event.message ?? (event.code !== undefined ? `closed (${event.code})` : 'connection failed'));
+      ws.addEventListener('open', opened);
+      ws.addEventListener('error', failed);
+      ws.addEventListener('close', failed);
     });
   }
 
@@ -124,7 +147,7 @@ export class RpcClient {
   /** Calls `fn` once when the connection closes (by either side); at once if it already has. */
   onClose(fn: (error: RpcConnectionError) => void): void {
     if (this.closed) queueMicrotask(() => fn(this.closed!));
-    else this.ws.once('close', () => fn(this.closed!));
+    else this.closeListeners.add(fn);
   }
 
   /** Listens to notifications the node sends (subscriptions). Returns the unsubscribe function. */
@@ -133,23 +156,23 @@ export class RpcClient {
     return () => this.listeners.delete(fn);
   }
 
-  /** Sends a frame as is: a string as a text frame, a Buffer as a binary frame. For tests. */
-  sendRaw(text: string | Buffer): void {
+  /** Sends a frame as is: a string as a text frame, bytes as a binary frame. For tests. */
+  sendRaw(data: string | Uint8Array): void {
     if (this.closed) throw this.closed;
-    this.ws.send(text, { binary: typeof text !== 'string' });
+    this.ws.send(data);
   }
 
   async close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return;
+    if (this.ws.readyState === CLOSED || this.closed) return;
     await new Promise<void>((resolve) => {
-      this.ws.once('close', () => resolve());
+      this.closeListeners.add(() => resolve());
       this.ws.close(1000);
     });
   }
 
   private request(ids: number[], what: string, text: string, batch = false): Promise<Answer | Answer[]> {
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const done = () => {
         clearTimeout(timer);
         for (const id of ids) this.pending.delete(id);

@@ -1,10 +1,42 @@
 /**
  * The node's HTTP routes, beside the WebSockets on the same port: `GET /healthz`, `GET /metrics`
- * (Prometheus text), and the visualiser's page and files (inspect/visualiser.ts). Anything else is 404.
+ * (Prometheus text), the browser SDK at `/sdk/signpost.js` (and its mining worker), and the visualiser's
+ * page and files (inspect/visualiser.ts). Anything else is 404.
+ *
+ * The SDK is served to any origin (`access-control-allow-origin: *`): a web page anywhere imports it from
+ * its node with no build step, `import { SignpostClient } from 'http://HOST:7070/sdk/signpost.js'`.
  */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { serveVisualiser } from '../inspect/visualiser.js';
 import type { SignpostNode } from './compose.js';
+
+/** The files of the browser SDK, built by scripts/build-sdk.mjs into dist/sdk/. */
+const SDK_FILES = new Set(['signpost.js', 'mine-worker.js']);
+
+/** dist/sdk/: two levels up from dist/runtime/node/http.js, or under dist/ from the TypeScript sources. */
+function sdkFolder(): string | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [join(here, '..', '..', 'sdk'), join(here, '..', '..', 'dist', 'sdk')].find((d) => existsSync(join(d, 'signpost.js'))) ?? null;
+}
+
+function serveSdk(name: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const folder = sdkFolder();
+  if (!folder) {
+    res.writeHead(500, { 'content-type': 'text/plain' }).end('the browser SDK is not built (npm run build)\n');
+    return;
+  }
+  readFile(join(folder, name)).then(
+    (body) =>
+      res
+        .writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'access-control-allow-origin': '*', 'cache-control': 'no-cache', 'content-length': body.length })
+        .end(req.method === 'HEAD' ? undefined : body),
+    (e) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`cannot read ${name}: ${e instanceof Error ? e.message : String(e)}\n`),
+  );
+}
 
 export function nodeRoutes(opts: { node: SignpostNode; rpcUrl(): string }): http.RequestListener {
   const { node } = opts;
@@ -17,6 +49,8 @@ export function nodeRoutes(opts: { node: SignpostNode; rpcUrl(): string }): http
         (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text),
         (e) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${e instanceof Error ? e.message : String(e)}\n`),
       );
+    } else if ((req.method === 'GET' || req.method === 'HEAD') && path.startsWith('/sdk/') && SDK_FILES.has(path.slice(5))) {
+      serveSdk(path.slice(5), req, res);
     } else if (!serveVisualiser(path, req, res, { peerId: node.identity.peerId, rpcUrl: opts.rpcUrl(), config: node.config })) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
