@@ -7,7 +7,10 @@
  * capability. A write is answered only once `persist` resolves, i.e. once the change is durable.
  *
  * States: `activating` (decides from the loaded state) → `empty` (no key held) ⇄ `holding` (key held)
- * → `passivated` (final).
+ * → `passivated` (final). `holding` takes every request. `empty` refuses the reads (`get_key_metadata`,
+ * `get_records`, `get_tombstones`) with `key_not_found` without running an operation; it hands writes to
+ * their operation, which checks the time rules before it finds no key (SPEC §3.5: steps 2, then 3), and the
+ * job visits find nothing to do.
  *
  * @example
  * const actor = createActor(resourceMachine, { input: { keyId, state, caps } }).start();
@@ -16,6 +19,7 @@
 import { enqueueActions, setup } from 'xstate';
 import { toErrorData, type ErrorData, type SignpostError } from '../protocols/errors.js';
 import {
+  keyNotHeld,
   addTombstone,
   clearExpired,
   getKey,
@@ -130,6 +134,10 @@ export const resourceMachine = setup({
     holdsNoKey: ({ context }) => context.state.stored === null,
   },
   actions: {
+    /** `key_not_found`: the request needs a key and none is held. */
+    notHeld: ({ context, event }) => {
+      if (event.type !== 'passivate') event.reply({ error: toErrorData(keyNotHeld(context.keyId)) });
+    },
     handle: enqueueActions(({ context, event, enqueue }) => {
       if (event.type === 'passivate') return;
       const { reply } = event;
@@ -180,6 +188,11 @@ export const resourceMachine = setup({
     },
     empty: {
       always: { guard: 'holdsKey', target: 'holding' },
+      on: {
+        get_key_metadata: { actions: 'notHeld' },
+        get_records: { actions: 'notHeld' },
+        get_tombstones: { actions: 'notHeld' },
+      },
     },
     holding: {
       always: { guard: 'holdsNoKey', target: 'empty' },

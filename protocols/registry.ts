@@ -4,7 +4,6 @@
  * Shapes (step 1) are checked by validate.ts before an operation is called.
  */
 import { SignpostError, type ErrorCode } from './errors.js';
-import { keyPolicy } from './pow.js';
 import {
   applyEntry,
   checkKeyTime,
@@ -21,7 +20,9 @@ import {
   mergeEntries,
   mergeKeys,
   servedRecords,
-  slotKey,
+  entrySlot,
+  entrySlotKey,
+  policyOfKey,
   visibleTombstones,
   type ResourceState,
   type RuleContext,
@@ -31,6 +32,7 @@ import { parseRecord, parseTombstone } from './validate.js';
 import type { Entry, Key, Record, RecordEntry, StoredKey, Tombstone, TombstoneEntry } from './types.js';
 
 export type { ResourceState, RuleContext };
+export { entrySlotKey };
 
 /** What an operation changed; `key` is the new stored key, `null` when the key was deleted. */
 export interface Changes {
@@ -62,12 +64,13 @@ export function stateFromEntries(stored: StoredKey | null, entries: Iterable<Ent
   return { stored, entries: map };
 }
 
-export function entrySlotKey(e: Entry): string {
-  return e.kind === 'record' ? slotKey(e.record.metadata.issued_by, e.record.metadata.peer_id) : slotKey(e.tombstone.issued_by, e.tombstone.peer_id);
+/** SPEC §3.5 step 3: what a node answers for a key it does not hold. */
+export function keyNotHeld(keyId: string): SignpostError {
+  return new SignpostError('key_not_found', `Key ${keyId} is not held by this node`);
 }
 
 function requireKey(state: ResourceState, keyId: string): StoredKey {
-  if (!state.stored) throw new SignpostError('key_not_found', `Key ${keyId} is not held by this node`);
+  if (!state.stored) throw keyNotHeld(keyId);
   return state.stored;
 }
 
@@ -104,9 +107,9 @@ export function putKey(state: ResourceState, key: Key, mode: 'register' | 'repub
 
 /** Access policy and proof of work (SPEC §6) of one entry under the stored key. */
 function checkPolicy(stored: StoredKey, e: Entry): void {
-  const policy = keyPolicy(stored.key) ?? { type: 'open' as const };
+  const policy = policyOfKey(stored.key);
   if (entryAllowed(e, policy)) return;
-  const issuer = e.kind === 'record' ? e.record.metadata.issued_by : e.tombstone.issued_by;
+  const issuer = entrySlot(e).issued_by;
   if (policy.type === 'owner') {
     throw new SignpostError('policy_violation', `Key ${stored.key.id} is owner/v1: only its owner ${policy.owner} may write, not ${issuer}`);
   }
@@ -136,7 +139,7 @@ function storeEntry(
 
 /** The answer to a write the max_entries_per_key bound drops at once: not kept, not even in reserve. */
 function droppedError(e: Entry, ctx: RuleContext): SignpostError {
-  const s = e.kind === 'record' ? e.record.metadata : e.tombstone;
+  const s = entrySlot(e);
   const what = e.kind === 'record' ? 'Record' : 'Tombstone';
   return new SignpostError(
     'records_limit_exceeded',
@@ -146,7 +149,7 @@ function droppedError(e: Entry, ctx: RuleContext): SignpostError {
 }
 
 function describeSlot(e: Entry): string {
-  const s = e.kind === 'record' ? e.record.metadata : e.tombstone;
+  const s = entrySlot(e);
   return `${s.key_id}/${s.issued_by}/${s.peer_id}`;
 }
 

@@ -36,9 +36,14 @@ const sign = (n: number): number => (n > 0 ? 1 : n < 0 ? -1 : 0);
 /** Byte order of two lowercase-hex digests of equal length (text order of hex is byte order). */
 const compareDigest = (a: string, b: string): number => (a === b ? 0 : a > b ? 1 : -1);
 
-/** The policy of the stored key; no key, or a key whose challenge does not parse, is treated as open. */
+// SPEC §6: the policy of a key; a key whose challenge does not parse is treated as open (validation refuses such keys at the edge).
+export function policyOfKey(key: Key): KeyPolicy {
+  return keyPolicy(key) ?? OPEN;
+}
+
+/** The policy of the stored key; no key is treated as open. */
 function policyOf(state: ResourceState): KeyPolicy {
-  return (state.stored && keyPolicy(state.stored.key)) || OPEN;
+  return state.stored ? policyOfKey(state.stored.key) : OPEN;
 }
 
 function issuedAt(e: Entry): number {
@@ -56,7 +61,8 @@ export function entrySlot(e: Entry): { key_id: string; issued_by: string; peer_i
   return { key_id: s.key_id, issued_by: s.issued_by, peer_id: s.peer_id };
 }
 
-function entrySlotKey(e: Entry): string {
+// SPEC §4.3: an entry's slot within its key, as ResourceState keys its entries.
+export function entrySlotKey(e: Entry): string {
   const s = entrySlot(e);
   return slotKey(s.issued_by, s.peer_id);
 }

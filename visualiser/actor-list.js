@@ -5,14 +5,8 @@
 import { h, stateText } from './format.js';
 
 /** SPEC §9.4 actor kinds, in the order the list groups them. */
-export const KINDS = ['resource', 'registration', 'lookup', 'republish', 'renew', 'gc', 'sync'];
+export const KINDS = ['resource', 'registration', 'lookup', 'republish', 'renew', 'gc', 'sync', 'connection', 'bootstrap'];
 
-/**
- * States after which an actor is no longer live. A resource actor's `passivated` is final: its shard stops
- * it and `actors.list` drops it; so are a lookup's `converged` and `timedOut`. A null state means the actor
- * itself ended.
- */
-const ENDED = new Set(['passivated', 'converged', 'timedOut']);
 
 const ROW_HEIGHT = 26;
 const OVERSCAN = 8;
@@ -38,7 +32,8 @@ export class ActorStore {
     const touched = new Set();
     for (const e of events) {
       touched.add(e.id);
-      const ended = e.state_after === null || ENDED.has(e.state_after);
+      // The node marks the event after which an actor is no longer live (it reached a final state).
+      const ended = e.ended === true || e.state_after === null;
       const known = this.actors.get(e.id);
       if (ended) {
         if (known && this.actors.delete(e.id)) this.membership++;

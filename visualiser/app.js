@@ -136,6 +136,9 @@ function onInspect(message) {
     store.replace(message.actors);
     list.refresh();
     renderResourceList();
+    // The list of keys was read before this snapshot: a key registered in between (no event reaches a page
+    // before its snapshot) would be missing from it while the actor list shows it held.
+    if (heldButNotListed()) reloadResources();
     if (page.selected) markLive(store.actors.has(page.selected));
     // A deep link (#resource:…) selects its actor once the node has said what is alive.
     const wanted = decodeURI(location.hash.slice(1));
@@ -316,9 +319,18 @@ async function loadResources(more = false) {
   page.resources.next = res.next;
   page.resources.loaded = true;
   renderResourceList();
+  if (heldButNotListed()) reloadResources();
 }
 
 const reloadResources = throttle(() => loadResources(false).catch(report), 1000);
+
+/** A resource actor holds a key the resources list does not show (the list has every key when it has no next page). */
+function heldButNotListed() {
+  if (!page.resources.loaded || page.resources.next) return false;
+  const listed = new Set(page.resources.items.map((i) => RESOURCE_PREFIX + i.key.id));
+  for (const a of store.actors.values()) if (a.kind === 'resource' && a.state === 'holding' && !listed.has(a.id)) return true;
+  return false;
+}
 
 let resourceFrame = 0;
 /** Redraws the resources list at the next frame (live badges follow the actors that come and go). */

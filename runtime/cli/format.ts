@@ -42,13 +42,34 @@ export function policyText(key: Key): string {
   return `hashcash/v1 (at least ${p.minBits} bits of work, decaying one bit per ${p.halfLife} s)`;
 }
 
-export function keyText(key: Key): string {
+/** The largest whole unit of a number of seconds: `23 h`, `5 min`, `42 s`, `3 d`. */
+function durationText(seconds: number): string {
+  const s = Math.abs(seconds);
+  const [unit, size] = ([['d', 86400], ['h', 3600], ['min', 60], ['s', 1]] as const).find(([, n]) => s >= n) ?? ['s', 1];
+  return `${Math.floor(s / size)} ${unit}`;
+}
+
+/** A node-clock time as ISO-8601 UTC, `2026-12-06T21:30:00Z` (seconds beyond what a Date can hold stay seconds). */
+export function isoTime(t: number): string {
+  return Number.isSafeInteger(t) && t * 1000 <= 8.64e15 ? new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') : `${t} s`;
+}
+
+/**
+ * A node-clock time for people: ISO-8601 UTC and how far it is from the node's `now`,
+ * `2026-12-06T21:30:00Z, in 23 h` (`--json` output keeps the raw seconds).
+ */
+export function timeText(t: number, now: number): string {
+  const d = t - now;
+  return `${isoTime(t)}, ${d === 0 ? 'now' : d > 0 ? `in ${durationText(d)}` : `${durationText(d)} ago`}`;
+}
+
+export function keyText(key: Key, now: number): string {
   return [
     `resource ${key.id}`,
     `  label              ${JSON.stringify(key.label)}`,
     `  owner              ${key.owner_peer_id}`,
     `  policy             ${policyText(key)}`,
-    `  timestamp_created  ${key.timestamp_created}`,
+    `  created            ${timeText(key.timestamp_created, now)}`,
   ].join('\n');
 }
 
@@ -64,7 +85,7 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 /** Providers as a table, best first: who runs it (host), who issued it, its relay, service and value. */
-export function providersText(providers: ProviderRecord[]): string {
+export function providersText(providers: ProviderRecord[], now: number): string {
   if (providers.length === 0) return 'no providers';
   const rows = providers.map((p, i) => [
     String(i + 1),
@@ -72,18 +93,18 @@ export function providersText(providers: ProviderRecord[]): string {
     p.metadata.issued_by === p.metadata.peer_id ? '(host)' : p.metadata.issued_by,
     p.metadata.relay_id[0] ?? '-',
     p.metadata.service_id[0] ?? '-',
-    String(p.metadata.timestamp_issued),
-    String(p.timestamp_created),
+    timeText(p.metadata.timestamp_issued, now),
+    timeText(p.timestamp_created, now),
     JSON.stringify(p.metadata.value),
   ]);
   return table(['#', 'HOST', 'ISSUED_BY', 'RELAY', 'SERVICE', 'ISSUED', 'CREATED', 'VALUE'], rows);
 }
 
-export function peersText(peers: PeerInfo[]): string {
+export function peersText(peers: PeerInfo[], now: number): string {
   if (peers.length === 0) return 'no peers (the node knows no other node)';
   return table(
     ['PEER_ID', 'ADDRESS', 'BUCKET', 'LAST_SEEN'],
-    peers.map((p) => [p.peer_id, p.address, String(p.distance_bucket), String(p.last_seen)]),
+    peers.map((p) => [p.peer_id, p.address, String(p.distance_bucket), timeText(p.last_seen, now)]),
   );
 }
 

@@ -22,6 +22,7 @@ import {
   peersText,
   progressWriter,
   providersText,
+  isoTime,
 } from './format.js';
 import type { ChallengeType } from '../../protocols/types.js';
 import { VERSION } from '../base/version.js';
@@ -339,8 +340,6 @@ async function actors(args: string[]): Promise<number> {
 
 /** Redraws at most this often: an event storm costs one frame per interval, not one per event. */
 const WATCH_FRAME_MS = 100;
-/** States after which an actor is no longer live (a resource actor's final `passivated`; null: it ended). */
-const ENDED_STATES = new Set(['passivated']);
 
 /**
  * `actors --watch`: follows the node's /inspect stream (a snapshot, then batches of events; a later
@@ -363,7 +362,7 @@ function watchActors(base: string, json: boolean): Promise<number> {
       out.write(JSON.stringify({ at, actors: list }) + '\n');
       return;
     }
-    const header = `signpost actors --watch  ${base}  node clock ${at}  ${actorSummary(list)}`;
+    const header = `signpost actors --watch  ${base}  node clock ${at === null ? '-' : isoTime(at)}  ${actorSummary(list)}`;
     if (out.isTTY) out.write(`\x1b[H\x1b[2J${header}\n\n${actorTable(list, Math.max(3, (out.rows ?? 24) - 4))}\n`);
     else out.write(`${header}\n${actorTable(list)}\n\n`);
   };
@@ -393,9 +392,9 @@ function watchActors(base: string, json: boolean): Promise<number> {
         for (const a of m.actors as ActorRow[]) live.set(a.id, { id: a.id, kind: a.kind, state: a.state });
         at = m.at;
       } else if (m.type === 'events') {
-        for (const e of m.events as (ActorRow & { state_after: unknown; at: number })[]) {
+        for (const e of m.events as (ActorRow & { state_after: unknown; ended?: boolean; at: number })[]) {
           at = e.at;
-          if (e.state_after === null || ENDED_STATES.has(e.state_after as string)) live.delete(e.id);
+          if (e.ended === true || e.state_after === null) live.delete(e.id);
           else live.set(e.id, { id: e.id, kind: e.kind, state: e.state_after });
         }
       } else if (m.type === 'dropped') {
@@ -503,7 +502,7 @@ async function resourceCreate(args: string[]): Promise<number> {
   return withClient(values, true, async (client) => {
     waiting(`creating resource ${JSON.stringify(label)}`, opts);
     const r = await client.createResource(label, { ...opts, challengeType: type as ChallengeType, minBits, halfLifeS });
-    print(values, { resource_id: r.resourceId, key: r.key, acks: r.acks, errors: r.errors }, `created ${keyText(r.key)}\n${acksText(r.acks, r.errors)}`);
+    print(values, { resource_id: r.resourceId, key: r.key, acks: r.acks, errors: r.errors }, `created ${keyText(r.key, await client.now())}\n${acksText(r.acks, r.errors)}`);
     return 0;
   });
 }
@@ -516,7 +515,7 @@ async function resourceGet(args: string[]): Promise<number> {
   return withClient(values, false, async (client) => {
     waiting(`getting resource ${id}`, opts);
     const r = await client.getResource(id, opts);
-    print(values, { resource: r.resource, acks: r.acks, errors: r.errors }, `${keyText(r.resource)}\n${acksText(r.acks, r.errors)}`);
+    print(values, { resource: r.resource, acks: r.acks, errors: r.errors }, `${keyText(r.resource, await client.now())}\n${acksText(r.acks, r.errors)}`);
     return 0;
   });
 }
@@ -637,7 +636,7 @@ async function resolve(args: string[]): Promise<number> {
   return withClient(values, false, async (client) => {
     waiting(`resolving the providers of ${id}`, opts);
     const r = await client.resolveProviders(id, opts);
-    print(values, { resource_id: id, providers: r.providers, acks: r.acks, errors: r.errors }, `${providersText(r.providers)}\n${acksText(r.acks, r.errors)}`);
+    print(values, { resource_id: id, providers: r.providers, acks: r.acks, errors: r.errors }, `${providersText(r.providers, await client.now())}\n${acksText(r.acks, r.errors)}`);
     return 0;
   });
 }
@@ -648,7 +647,7 @@ async function peers(args: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`peers takes no arguments, got ${positionals.join(' ')}`);
   return withClient(values, false, async (client) => {
     const list = await client.peers();
-    print(values, list, peersText(list));
+    print(values, list, peersText(list, await client.now()));
     return 0;
   });
 }
@@ -670,8 +669,10 @@ async function watch(args: string[]): Promise<number> {
       const sub = await client.subscribe(
         id,
         (providers) => {
-          if (values.json) process.stdout.write(JSON.stringify({ resource_id: id, providers }) + '\n');
-          else process.stdout.write(`${new Date().toISOString()}  ${providers.length} provider${providers.length === 1 ? '' : 's'} of ${id}\n${providersText(providers)}\n\n`);
+          if (values.json) return void process.stdout.write(JSON.stringify({ resource_id: id, providers }) + '\n');
+          void client.now().then((now) =>
+            process.stdout.write(`${new Date().toISOString()}  ${providers.length} provider${providers.length === 1 ? '' : 's'} of ${id}\n${providersText(providers, now)}\n\n`),
+          );
         },
         { onError: (e) => process.stderr.write(`signpost watch: ${e.message}\n`) },
       );

@@ -54,6 +54,8 @@ export interface ActorEvent {
   event: { type: string };
   state_before: unknown;
   state_after: unknown;
+  /** Present (true) on the actor's last event: it reached a final state and is no longer live. */
+  ended?: true;
   /** Node clock. */
   at: number;
 }
@@ -87,9 +89,11 @@ export class InspectionTracker {
       if (!this.last || e.type !== '@xstate.snapshot' || (e.actorRef as { id?: string }).id !== id) return;
       const after = (e.snapshot as { value?: unknown }).value ?? null;
       const before = this.last.get(id) ?? null;
-      if ((e.snapshot as { status?: string }).status === 'active') this.last.set(id, after);
+      const live = (e.snapshot as { status?: string }).status === 'active';
+      if (live) this.last.set(id, after);
       else this.last.delete(id);
-      this.emit({ id, kind, event: { type: e.event?.type ?? 'unknown' }, state_before: before, state_after: after, at: this.now() });
+      const event = { id, kind, event: { type: e.event?.type ?? 'unknown' }, state_before: before, state_after: after, at: this.now() };
+      this.emit(live ? event : { ...event, ended: true });
     };
   }
 }

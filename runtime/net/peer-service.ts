@@ -3,8 +3,7 @@
  * the Resources API fan-out, reads, and republish pushes. Who sent a request does not change the answer;
  * every write is admitted by the resource's actor like any other (SPEC §3.5).
  */
-import { SignpostError } from '../../protocols/errors.js';
-import type { KeyItem } from '../../protocols/registry.js';
+import { keyNotHeld, type KeyItem } from '../../protocols/registry.js';
 import type { Key } from '../../protocols/types.js';
 import type { PeerRequest } from '../../protocols/wire.js';
 import type { Shards } from '../store/shards.js';
@@ -13,7 +12,7 @@ import type { Dht } from './dht.js';
 /** This node's own `get` answer for `keyId`. */
 export async function localItem(shards: Shards, keyId: string): Promise<KeyItem> {
   const [item] = await shards.listItems([keyId]);
-  if (!item) throw new SignpostError('key_not_found', `Key ${keyId} is not held by this node`);
+  if (!item) throw keyNotHeld(keyId);
   return item;
 }
 

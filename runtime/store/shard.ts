@@ -9,7 +9,7 @@
 import { createActor, type Actor } from 'xstate';
 import { fromErrorData, type ErrorData } from '../../protocols/errors.js';
 import { keyItem, staleItem, stateFromEntries, sumClearCounts, type Changes, type ClearCounts, type KeyItem, type ResourceState, type RuleContext } from '../../protocols/registry.js';
-import { gcDueAt, renewDueAt } from '../../protocols/rules.js';
+import { entrySlot, gcDueAt, renewDueAt } from '../../protocols/rules.js';
 import { resourceMachine, type ResourceRequest } from '../../actors/resource.js';
 import type { SignatureVerifier } from '../../protocols/signed.js';
 import type { Timers } from '../base/clock.js';
@@ -267,11 +267,11 @@ export function toStoreWrites(keyId: string, changes: Changes, next: ResourceSta
   const writes: StoreWrite[] = [];
   if (changes.key) writes.push({ op: 'putKey', keyId, stored: changes.key });
   for (const e of changes.deleted) {
-    const s = e.kind === 'record' ? e.record.metadata : e.tombstone;
+    const s = entrySlot(e);
     writes.push({ op: 'deleteEntry', keyId, issuedBy: s.issued_by, peerId: s.peer_id });
   }
   for (const e of changes.put) {
-    const s = e.kind === 'record' ? e.record.metadata : e.tombstone;
+    const s = entrySlot(e);
     writes.push({ op: 'putEntry', keyId, issuedBy: s.issued_by, peerId: s.peer_id, entry: e });
   }
   writes.push({ op: 'setDue', index: 'gc', keyId, at: next.stored ? gcDueAt(next, ctx) : null });

@@ -205,6 +205,42 @@ describe('the page at / (chromium)', () => {
     expect(await page.isHidden('#detail-activate')).toBe(true);
   });
 
+  it('a freshly opened page lists every resource the actor list shows holding, even one registered while it loaded', async () => {
+    const fresh = await browser.newPage({ viewport: { width: 1440, height: 960 } });
+    watchProblems(fresh);
+    const late = key(peer(11), 'registered-while-loading', T0);
+    let listed!: () => void;
+    const keysAnswered = new Promise<void>((resolve) => (listed = resolve));
+    // The page's first registry.list_keys is answered before the key exists, and its /inspect stream opens after.
+    await fresh.routeWebSocket(/\/rpc$/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((m) => {
+        if (typeof m === 'string' && m.includes('"next"')) listed();
+        ws.send(m);
+      });
+    });
+    await fresh.routeWebSocket(/\/inspect$/, async (ws) => {
+      await keysAnswered;
+      await rpc.call('registry.register_key', { key: late });
+      ws.connectToServer();
+    });
+    await fresh.goto(node.httpUrl);
+    await fresh.waitForSelector(row(`resource:${late.id}`, 'holding'));
+    await fresh.waitForSelector(`#resource-list [data-key-id="${late.id}"]`);
+    const holding = await fresh.$$eval('#actor-list [data-actor-id^="resource:"][data-state="holding"]', (rows) => rows.length);
+    expect(Number(await fresh.textContent('#resource-total'))).toBeGreaterThanOrEqual(holding);
+    await fresh.close();
+  });
+
+  it('shows the connection and bootstrap lifecycles as machines', async () => {
+    await page.click(row('bootstrap'));
+    await page.waitForSelector('#chart svg [data-state-id="bootstrap.ready"].active');
+    expect(await page.$$eval('#chart svg .state', (els) => els.map((e) => e.getAttribute('data-state-id')).sort())).toEqual(
+      ['bootstrap', 'bootstrap.backoff', 'bootstrap.dialing', 'bootstrap.joining', 'bootstrap.ready', 'bootstrap.refreshing'].sort(),
+    );
+    expect(await page.textContent('#kind-chips')).toContain('connection');
+  });
+
   it('a job shows its phases as it runs', async () => {
     await page.click(row('job:republish'));
     await page.waitForSelector('#chart svg [data-state-id="republish.waiting"].active');

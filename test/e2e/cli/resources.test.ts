@@ -135,6 +135,9 @@ describe('signpost resource / provider / resolve / peers / watch', () => {
     expect(human.stdout).toMatch(/^#\s+HOST\s+ISSUED_BY\s+RELAY\s+SERVICE/);
     expect(human.stdout).toContain('"https://a.example"');
     expect(human.stdout).toContain('"https://b.example"');
+    // Times as ISO-8601 UTC with a hint relative to the node's clock, not raw seconds.
+    expect(human.stdout).toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, (now|in \d+ \w+|\d+ \w+ ago)/);
+    expect(human.stdout).not.toMatch(/\s17\d{8}\s/);
     expect(human.stderr).toContain('waiting for 1 ack');
 
     const api = await json(['resolve', id, '--service', 'api']);
