@@ -11,9 +11,10 @@
  *   close (from any live state) ──▶ closing ──socket.closed──▶ closed
  *   socket.closed (from any live state) ──▶ closed
  *
- * An inbound connection starts in `handshaking` (its socket is already open). `closing` waits for the
- * close handshake for at most `closeGraceMs`, then cuts the socket off. The socket and its timing are the
- * injected `io`; the machine's delays run on the clock its actor is given.
+ * An inbound connection starts in `handshaking` (its socket is already open). `connecting` and
+ * `handshaking` each have the handshake deadline (opening the socket, then the signed hello and auth).
+ * `closing` waits for the close handshake for at most `closeGraceMs`, then cuts the socket off. The
+ * socket and its timing are the injected `io`; the machine's delays run on the clock its actor is given.
  *
  * @example
  * const actor = createActor(connectionMachine, { input: { direction: 'outbound', label, io, handshakeTimeoutMs: 5000, idleMs: 120_000 } }).start();

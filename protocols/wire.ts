@@ -127,10 +127,25 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       return { t: 'res', id: expectId(f.id), result: f.result };
     case 'err':
       expectFields(f, 'err', ['t', 'id', 'code', 'message']);
-      return { t: 'err', id: expectId(f.id), code: expectString(f.code, 'err.code', 64), message: expectString(f.message, 'err.message', 4096) };
+      return { t: 'err', id: expectId(f.id), code: expectString(f.code, 'err.code', 64), message: expectString(f.message, 'err.message', MAX_ERROR_MESSAGE_BYTES) };
     default:
       throw new SignpostError('invalid_request', `unknown frame type ${JSON.stringify(f.t).slice(0, 40)}`);
   }
+}
+
+/** Longest `err.message` a frame may carry (bytes of UTF-8). */
+export const MAX_ERROR_MESSAGE_BYTES = 4096;
+
+/**
+ * The `err` frame answering request `id` with `e`: its SPEC §7 code (`internal_error` for anything but a
+ * SignpostError) and its message, cut to what a frame may carry.
+ */
+export function errorFrame(id: number, e: unknown): WireError {
+  const code = e instanceof SignpostError ? e.code : 'internal_error';
+  const message = e instanceof Error ? e.message : String(e);
+  // A code unit is at most 3 bytes of UTF-8 (a surrogate pair, 2 units, is 4).
+  const cut = message.length * 3 > MAX_ERROR_MESSAGE_BYTES ? `${message.slice(0, MAX_ERROR_MESSAGE_BYTES / 3 - 1).replace(/[\uD800-\uDBFF]$/, '')}…` : message;
+  return { t: 'err', id, code, message: cut };
 }
 
 /** The highest version both sides speak, or null. */

@@ -116,6 +116,15 @@ export interface PeerInfo {
   last_seen: number;
 }
 
+/** A resource created and a provider registered for it, with the acks of each step. */
+export interface CreatedAndRegistered {
+  resourceId: string;
+  key: Key;
+  record: ProviderRecord;
+  resource: Acks;
+  provider: Acks;
+}
+
 export type ProviderOutcome<T> = { provider: ProviderRecord; ok: true; result: T } | { provider: ProviderRecord; ok: false; error: unknown };
 
 const HOUR_MS = 3_600_000;
@@ -255,24 +264,14 @@ export class SignpostClient {
     return { record, acks: r.acks, errors: r.errors };
   }
 
-  async createResourceAndRegisterProvider(
-    label: string,
-    value: string,
-    opts: CreateResourceOptions & RegisterOptions = {},
-  ): Promise<{ resourceId: string; key: Key; record: ProviderRecord; resource: Acks; provider: Acks }> {
-    const created = await this.createResource(label, opts);
-    const registered = await this.registerProvider(created.resourceId, value, { ...opts, resource: created.key });
-    return { resourceId: created.resourceId, key: created.key, record: registered.record, ...acksOf(created, registered) };
+  /** `createResource`, then `registerProvider` for it. */
+  createResourceAndRegisterProvider(label: string, value: string, opts: CreateResourceOptions & RegisterOptions = {}): Promise<CreatedAndRegistered> {
+    return this.createAndRegister(label, opts, (id, key) => this.registerProvider(id, value, { ...opts, resource: key }));
   }
 
-  async createResourceAndRegisterNodeProvider(
-    label: string,
-    value: string,
-    opts: CreateResourceOptions & RegisterOptions = {},
-  ): Promise<{ resourceId: string; key: Key; record: ProviderRecord; resource: Acks; provider: Acks }> {
-    const created = await this.createResource(label, opts);
-    const registered = await this.registerNodeProvider(created.resourceId, value, { ...opts, resource: created.key });
-    return { resourceId: created.resourceId, key: created.key, record: registered.record, ...acksOf(created, registered) };
+  /** `createResource`, then `registerNodeProvider` for it. */
+  createResourceAndRegisterNodeProvider(label: string, value: string, opts: CreateResourceOptions & RegisterOptions = {}): Promise<CreatedAndRegistered> {
+    return this.createAndRegister(label, opts, (id, key) => this.registerNodeProvider(id, value, { ...opts, resource: key }));
   }
 
   /**
@@ -367,6 +366,16 @@ export class SignpostClient {
   }
 
   // ---- internals ----
+
+  private async createAndRegister(
+    label: string,
+    opts: CreateResourceOptions,
+    register: (resourceId: string, key: Key) => Promise<{ record: ProviderRecord } & Acks>,
+  ): Promise<CreatedAndRegistered> {
+    const created = await this.createResource(label, opts);
+    const registered = await register(created.resourceId, created.key);
+    return { resourceId: created.resourceId, key: created.key, record: registered.record, ...acksOf(created, registered) };
+  }
 
   /** One registration round of `keepProviderAlive`: a renewal of the previous record, or a new one. */
   private async refreshProvider(resourceId: string, value: string, opts: KeepAliveOptions, { previous }: RegisterInput): Promise<ProviderRecord> {

@@ -16,7 +16,7 @@
  */
 import { SignpostError, ERROR_CODES, type ErrorCode } from '../../protocols/errors.js';
 import type { Random } from '../../protocols/random.js';
-import { decodeFrame, encodeFrame, parsePeerRequest, type Frame } from '../../protocols/wire.js';
+import { decodeFrame, encodeFrame, errorFrame, parsePeerRequest, type Frame } from '../../protocols/wire.js';
 import type { Timers } from '../base/clock.js';
 import { Misbehaviour } from './misbehaviour.js';
 import type { PeerHandler, PeerLink, PeerTarget, Transport, TransportEvents } from './transport.js';
@@ -77,10 +77,13 @@ export class MemoryNetwork {
     return this.endpoints.get(address);
   }
 
-  /** @internal A node left (its transport closed, or the node crashed): its peers lose their connection to it. */
+  /**
+   * @internal A node left (its transport closed, or the node crashed): its peers lose their connection to
+   * it, and their requests waiting on it fail at once, as on a closed socket.
+   */
   left(t: MemoryTransport): void {
     if (this.endpoints.get(t.address) === t) this.endpoints.delete(t.address);
-    for (const other of this.endpoints.values()) other.disconnected(t.peerId);
+    for (const other of this.endpoints.values()) other.disconnected(t.peerId, t.address);
   }
 
   /**
@@ -104,6 +107,8 @@ interface Pending {
   resolve(r: unknown): void;
   reject(e: Error): void;
   timer: unknown;
+  /** The address the request went to. */
+  to: string;
 }
 
 export class MemoryTransport implements Transport {
@@ -149,7 +154,7 @@ export class MemoryTransport implements Transport {
     if (this.closed) return Promise.reject(new SignpostError('peer_unreachable', 'node is shutting down'));
     const address = to.address ?? (to.peerId ? this.connected.get(to.peerId)?.link.address : null) ?? null;
     if (!address) return Promise.reject(new SignpostError('peer_unreachable', `no address known for ${to.peerId}`));
-    if (to.peerId && this.misbehaviour.isBanned(to.peerId)) return Promise.reject(new SignpostError('peer_unreachable', `${to.peerId} is banned for misbehaviour`));
+    if (to.peerId && this.isBanned(to.peerId)) return Promise.reject(new SignpostError('peer_unreachable', `${to.peerId} is banned for misbehaviour`));
     const id = this.nextId++;
     const frame = encodeFrame({ t: 'req', id, method, params });
     if (frame.length > network.maxFrameBytes) {
@@ -160,12 +165,12 @@ export class MemoryTransport implements Transport {
         this.pending.delete(id);
         reject(new SignpostError('peer_timeout', `${to.peerId ?? address} did not answer ${method} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, timer, to: address });
       network.send(this.address, address, frame, (bytes) => {
         const target = network.at(address);
-        if (!target || (to.peerId && target.peerId !== to.peerId)) {
-          // Nobody listens there (or someone else does): refused, as a socket would be.
-          const why = target ? `${address} is ${target.peerId}, not ${to.peerId}` : `cannot connect to ${address}`;
+        if (!target || (to.peerId && target.peerId !== to.peerId) || this.isBanned(target.peerId)) {
+          // Nobody listens there, someone else does, or a banned peer does: refused, as its handshake would be.
+          const why = !target ? `cannot connect to ${address}` : this.isBanned(target.peerId) ? `${target.peerId} is banned for misbehaviour` : `${address} is ${target.peerId}, not ${to.peerId}`;
           return void network.send(address, this.address, encodeFrame({ t: 'err', id, code: 'peer_unreachable', message: why }), (b) => this.answered(b, null));
         }
         target.received(this, bytes);
@@ -185,18 +190,39 @@ export class MemoryTransport implements Transport {
     this.network.left(this);
   }
 
-  /** @internal `from` lost this node (it left the network). */
-  disconnected(peerId: string): void {
+  /** @internal The node `peerId` at `address` left the network. */
+  disconnected(peerId: string, address: string): void {
     this.connected.delete(peerId);
+    for (const [id, p] of this.pending) {
+      if (p.to !== address) continue;
+      this.pending.delete(id);
+      this.network.timers.clearTimeout(p.timer);
+      p.reject(new SignpostError('peer_unreachable', `connection to ${peerId} closed (it left the network)`));
+    }
+  }
+
+  private isBanned(peerId: string): boolean {
+    return this.misbehaviour.isBanned(peerId);
   }
 
   /** @internal A request frame from `from` arrived. */
   received(from: MemoryTransport, bytes: Uint8Array): void {
     if (this.closed) return;
-    const f = decodeFrame(bytes) as Extract<Frame, { t: 'req' }>;
-    if (this.misbehaviour.isBanned(from.peerId)) return;
+    const self = { peerId: this.peerId, address: this.address };
+    // After close(), a handler that finishes answers nobody: the node is gone.
+    const reply = (answer: Frame): void => {
+      if (!this.closed) this.network.send(this.address, from.address, encodeFrame(answer), (b) => from.answered(b, self));
+    };
+    let f: Frame;
+    try {
+      f = decodeFrame(bytes);
+    } catch {
+      // Not a frame (a field over its limit): a protocol violation, as on a socket; no id to answer.
+      return this.penalise(from.peerId);
+    }
+    if (f.t !== 'req') return this.penalise(from.peerId);
+    if (this.isBanned(from.peerId)) return reply({ t: 'err', id: f.id, code: 'peer_unreachable', message: `${from.peerId} is banned for misbehaviour` });
     this.heard({ peerId: from.peerId, address: from.address });
-    const reply = (answer: Frame): void => void this.network.send(this.address, from.address, encodeFrame(answer), (b) => from.answered(b, { peerId: this.peerId, address: this.address }));
     let req;
     try {
       req = parsePeerRequest(f.method, f.params);
@@ -204,15 +230,28 @@ export class MemoryTransport implements Transport {
       this.penalise(from.peerId);
       return reply(errorFrame(f.id, e));
     }
+    const id = f.id;
     this.handler({ peerId: from.peerId, address: from.address }, req).then(
-      (result) => reply({ t: 'res', id: f.id, result: result ?? {} }),
-      (e) => reply(errorFrame(f.id, e)),
+      (result) => {
+        const answer: Frame = { t: 'res', id, result: result ?? {} };
+        const size = encodeFrame(answer).length;
+        // An answer over the frame limit is refused, as a socket would refuse it.
+        reply(size > this.network.maxFrameBytes ? errorFrame(id, new SignpostError('peer_unreachable', `answer of ${size} bytes exceeds max_frame_bytes ${this.network.maxFrameBytes}`)) : answer);
+      },
+      (e) => reply(errorFrame(id, e)),
     );
   }
 
   /** @internal An answer frame arrived; `from` is the peer that answered (null: the network refused). */
   answered(bytes: Uint8Array, from: PeerLink | null): void {
-    const f = decodeFrame(bytes);
+    let f: Frame;
+    try {
+      f = decodeFrame(bytes);
+    } catch {
+      // An answer that is not a frame: the request it answered times out, and the peer pays for it.
+      if (from) this.penalise(from.peerId);
+      return;
+    }
     if (f.t !== 'res' && f.t !== 'err') return;
     const p = this.pending.get(f.id);
     if (!p) return; // answered after its timeout
@@ -226,16 +265,11 @@ export class MemoryTransport implements Transport {
 
   /** Kademlia's rule, as on a socket: a message from a peer refreshes it, at most once a second. */
   private heard(link: PeerLink): void {
+    if (this.isBanned(link.peerId)) return;
     const now = this.network.timers.now();
     const c = this.connected.get(link.peerId);
     if (c && now - c.heard < HEARD_EVERY_MS) return;
     this.connected.set(link.peerId, { link, heard: now });
     this.events.peer?.(link);
   }
-}
-
-function errorFrame(id: number, e: unknown): Frame {
-  return e instanceof SignpostError
-    ? { t: 'err', id, code: e.code, message: e.message }
-    : { t: 'err', id, code: 'internal_error', message: e instanceof Error ? e.message : String(e) };
 }

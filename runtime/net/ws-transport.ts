@@ -26,6 +26,7 @@ import {
   agreedVersion,
   decodeFrame,
   encodeFrame,
+  errorFrame,
   parsePeerRequest,
   type Frame,
   type Hello,
@@ -248,6 +249,8 @@ class PeerConnection {
       const them = this.theirHello.peer_id;
       const ok = f.version === this.version && verifyStrict(t.opts.ed25519, publicKeyOf(them)!, p2pAuthDigest(this.nonce, t.identity.peerId, them), f.signature);
       if (!ok) return this.refuse(CLOSE.handshakeFailed, 'handshake signature does not verify');
+      // Banned between its hello and its auth (on another connection): no way in.
+      if (t.isBanned(them)) return this.refuse(CLOSE.banned, 'banned for misbehaviour');
       this.remote = { peerId: them, address: this.theirHello.address };
       this.lastHeard = t.timers.now();
       this.actor.send({ type: 'authenticated', peerId: them, version: this.version! });
@@ -278,9 +281,8 @@ class PeerConnection {
   }
 
   private answerError(id: number, e: unknown): void {
-    if (e instanceof SignpostError) return this.send({ t: 'err', id, code: e.code, message: e.message });
-    this.t.opts.log.error('peer request failed', { peer: this.remote?.peerId, error: e instanceof Error ? e.stack : String(e) });
-    this.send({ t: 'err', id, code: 'internal_error', message: e instanceof Error ? e.message : String(e) });
+    if (!(e instanceof SignpostError)) this.t.opts.log.error('peer request failed', { peer: this.remote?.peerId, error: e instanceof Error ? e.stack : String(e) });
+    this.send(errorFrame(id, e));
   }
 
   /** Stops reading while too much is in flight or unsent, so a greedy peer is slowed by TCP, not buffered. */

@@ -115,33 +115,15 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
     opened.push(shards);
 
     // The network: authenticated peers enter the routing table and are served the fan-out's requests.
-    const dht = new Dht({
-      self: identity,
-      transport,
-      timers: clock.wall,
-      random,
-      k: config.k,
-      alpha: config.alpha,
-      requestTimeoutMs: config.request_timeout_ms,
-      now: () => clock.now(),
-      onInspect,
-      log,
-    });
+    // What every part that runs actors on the wall clock is given.
+    const running = { timers: clock.wall, now: () => clock.now(), onInspect, log, requestTimeoutMs: config.request_timeout_ms };
+    const dht = new Dht({ ...running, self: identity, transport, random, k: config.k, alpha: config.alpha });
     opened.push({ close: () => dht.close() });
     const serve = peerService(dht, shards);
     transport.serve((_from, req) => serve(req));
     transport.on({ peer: (peer) => dht.seen(peer), banned: (peerId) => dht.failed(peerId) });
     opened.push(transport);
-    const bootstrap = new Bootstrap({
-      urls: config.bootstrap,
-      dht,
-      transport,
-      timers: clock.wall,
-      requestTimeoutMs: config.request_timeout_ms,
-      now: () => clock.now(),
-      onInspect,
-      log,
-    });
+    const bootstrap = new Bootstrap({ ...running, urls: config.bootstrap, dht, transport });
     opened.push({ close: () => bootstrap.stop() });
     const neighbourhoods = new Neighbourhoods(dht, transport, clock.wall);
     const resources = new Resources({

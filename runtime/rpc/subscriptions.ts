@@ -9,7 +9,6 @@ import type { Random } from '../../protocols/random.js';
 import type { Timers } from '../base/clock.js';
 import type { Record as ProviderRecord } from '../../protocols/types.js';
 import type { RpcConnection } from './server.js';
-import type { Shards } from '../store/shards.js';
 import type { Logger } from '../base/log.js';
 
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
@@ -90,27 +89,6 @@ export class Subscriptions {
   close(): void {
     for (const sub of [...this.byId.values()]) this.drop(sub);
     for (const t of this.changed.values()) this.opts.timers.clearTimeout(t);
-  }
-
-  /**
-   * The shards as the rest of the node uses them, telling this module of every write that succeeded
-   * (from clients, peers or jobs alike).
-   */
-  observe(shards: Shards): Shards {
-    const note = (id: string) => this.noteWrite(id);
-    return new Proxy(shards, {
-      get(target, prop) {
-        if (prop === 'request') {
-          return (keyId: string, req: { type: string }) =>
-            target.request(keyId, req as never).then((r) => {
-              if (!req.type.startsWith('get')) note(keyId);
-              return r;
-            });
-        }
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
   }
 
   private async refresh(sub: Subscription): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * The store in memory: the same interface and ordering as the LMDB store (store.ts), nothing durable. For
  * unit tests and the simulator, where thousands of nodes run in one process; a real node always runs on
- * LMDB. A write resolves on a later microtask, so callers see the same asynchrony as a group commit.
+ * LMDB. As with LMDB, a write becomes visible when it commits (on a later microtask, in the order the
+ * writes were made), and the store keeps copies: what a caller changes afterwards is not stored.
  */
 import { compareUtf8 } from '../../protocols/encoding.js';
 import { slotKey } from '../../protocols/rules.js';
@@ -17,26 +18,29 @@ export class MemoryStore implements Store {
   private closed = false;
 
   load(keyId: string): ResourceSnapshot {
+    const stored = this.keys.get(keyId);
     return {
       keyId,
-      stored: this.keys.get(keyId) ?? null,
-      entries: [...(this.entries.get(keyId)?.values() ?? [])],
+      stored: stored ? structuredClone(stored) : null,
+      entries: [...(this.entries.get(keyId)?.values() ?? [])].map((e) => structuredClone(e)),
       gcAt: this.due.gc.get(keyId) ?? null,
     };
   }
 
   async write(changes: StoreWrite[]): Promise<void> {
     if (this.closed) throw new Error('store is closed');
+    const copies = structuredClone(changes);
+    // Committed on a later microtask, like a group commit: not visible before the write's promise settles.
+    await Promise.resolve();
     // Atomic like a transaction: a change that throws leaves nothing of the write behind.
     const undo: (() => void)[] = [];
     try {
-      for (const c of changes) this.apply(c, undo);
+      for (const c of copies) this.apply(c, undo);
     } catch (e) {
       for (const u of undo.reverse()) u();
       throw e;
     }
     this.commits++;
-    await Promise.resolve();
   }
 
   listKeyIds(after: string | null, limit: number): string[] {
@@ -59,12 +63,14 @@ export class MemoryStore implements Store {
   }
 
   getMeta<T>(name: string): T | undefined {
-    return this.meta.get(name) as T | undefined;
+    return structuredClone(this.meta.get(name)) as T | undefined;
   }
 
   async putMeta(name: string, value: unknown): Promise<void> {
-    this.meta.set(name, value);
+    if (this.closed) throw new Error('store is closed');
+    const copy = structuredClone(value);
     await Promise.resolve();
+    this.meta.set(name, copy);
   }
 
   async close(): Promise<void> {
