@@ -100,6 +100,9 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The error of an invoked actor that failed (an `onError` transition's event). */
+const errorOf = ({ event }: { event: { error: unknown } }): unknown => event.error;
+
 const notProvided = (what: string) => () => Promise.reject(new Error(`registration machine: no ${what} effect provided`));
 
 /** The machine with placeholder effects; use `registrationMachineWith` (or `.provide`) to give it real ones. */
@@ -114,24 +117,18 @@ export const registrationMachine = setup({
     unregister: fromPromise<void, UnregisterInput>(notProvided('unregister')),
   },
   guards: {
-    isPermanent: () => false,
+    isPermanent: (_, _error: unknown) => false,
   },
   delays: {
     renewInterval: ({ context }) => context.renewIntervalMs,
     retryDelay: ({ context }) => backoffMs(context.failures, context.retryBaseMs, context.retryMaxMs),
   },
   actions: {
-    accept: assign(({ event }) => ({
-      record: (event as unknown as { output: ProviderRecord }).output,
-      failures: 0,
-      lastError: null,
-    })),
+    /** The network accepted `record`. */
+    accept: assign((_, record: ProviderRecord) => ({ record, failures: 0, lastError: null })),
     countRegistration: assign({ registrations: ({ context }) => context.registrations + 1 }),
-    noteFailure: assign(({ context, event }) => ({
-      failures: context.failures + 1,
-      lastError: message((event as unknown as { error: unknown }).error),
-    })),
-    noteStopFailure: assign({ lastError: ({ event }) => message((event as unknown as { error: unknown }).error) }),
+    noteFailure: assign(({ context }, error: unknown) => ({ failures: context.failures + 1, lastError: message(error) })),
+    noteStopFailure: assign((_, error: unknown) => ({ lastError: message(error) })),
   },
 }).createMachine({
   id: 'registration',
@@ -156,10 +153,10 @@ export const registrationMachine = setup({
       invoke: {
         src: 'register',
         input: ({ context }) => ({ reason: context.reason, previous: context.record }),
-        onDone: { target: 'registered', actions: ['accept', 'countRegistration'] },
+        onDone: { target: 'registered', actions: [{ type: 'accept', params: ({ event }) => event.output }, 'countRegistration'] },
         onError: [
-          { guard: 'isPermanent', target: 'failed', actions: 'noteFailure' },
-          { target: 'retrying', actions: 'noteFailure' },
+          { guard: { type: 'isPermanent', params: errorOf }, target: 'failed', actions: { type: 'noteFailure', params: errorOf } },
+          { target: 'retrying', actions: { type: 'noteFailure', params: errorOf } },
         ],
       },
     },
@@ -170,10 +167,10 @@ export const registrationMachine = setup({
       invoke: {
         src: 'register',
         input: ({ context }) => ({ reason: 'renew', previous: context.record }),
-        onDone: { target: 'registered', actions: ['accept', 'countRegistration'] },
+        onDone: { target: 'registered', actions: [{ type: 'accept', params: ({ event }) => event.output }, 'countRegistration'] },
         onError: [
-          { guard: 'isPermanent', target: 'failed', actions: 'noteFailure' },
-          { target: 'retrying', actions: 'noteFailure' },
+          { guard: { type: 'isPermanent', params: errorOf }, target: 'failed', actions: { type: 'noteFailure', params: errorOf } },
+          { target: 'retrying', actions: { type: 'noteFailure', params: errorOf } },
         ],
       },
     },
@@ -192,7 +189,7 @@ export const registrationMachine = setup({
         src: 'unregister',
         input: ({ context }) => ({ record: context.record }),
         onDone: { target: 'unregistered' },
-        onError: { target: 'stopped', actions: 'noteStopFailure' },
+        onError: { target: 'stopped', actions: { type: 'noteStopFailure', params: errorOf } },
       },
     },
     /** The tombstone was accepted: the provider is gone. */
@@ -212,7 +209,7 @@ export function registrationMachineWith(effects: RegistrationEffects) {
       unregister: fromPromise<void, UnregisterInput>(({ input }) => effects.unregister(input)),
     },
     guards: {
-      isPermanent: ({ event }) => effects.isPermanent?.((event as unknown as { error: unknown }).error) ?? false,
+      isPermanent: (_, error: unknown) => effects.isPermanent?.(error) ?? false,
     },
   });
 }

@@ -120,8 +120,9 @@ export class ResourceShard {
     if (entry) return entry;
     const snap = this.opts.store.load(keyId);
     const state = stateFromEntries(snap.stored, snap.entries);
-    const live: LiveActor = { actor: undefined as never, startedAt: this.opts.ruleContext().now, lastUsed: this.opts.timers.now(), pending: 0, durable: Promise.resolve(), inflight: 0 };
-    live.actor = createActor(resourceMachine, {
+    // The actor's `persist` is called only after activation, once `live` is set.
+    let live!: LiveActor;
+    const actor = createActor(resourceMachine, {
       id: RESOURCE_ACTOR_PREFIX + keyId,
       input: {
         keyId,
@@ -134,7 +135,8 @@ export class ResourceShard {
       },
       inspect: this.inspection?.inspector(RESOURCE_ACTOR_PREFIX + keyId, 'resource'),
     });
-    live.actor.start();
+    live = { actor, startedAt: this.opts.ruleContext().now, lastUsed: this.opts.timers.now(), pending: 0, durable: Promise.resolve(), inflight: 0 };
+    actor.start();
     this.live.set(keyId, live);
     this.activations++;
     this.opts.onCounts?.();
