@@ -179,6 +179,12 @@ function onStatus(status) {
 
 // ---- the selected actor --------------------------------------------------------------------------------
 
+// A link to another actor on a page that is already open (the address bar, a pasted #id) selects it too.
+window.addEventListener('hashchange', () => {
+  const wanted = decodeURI(location.hash.slice(1));
+  if (wanted && wanted !== page.selected) select(wanted);
+});
+
 async function select(id) {
   page.selected = id;
   page.detail = null;

@@ -117,6 +117,10 @@ describe('the page at / (chromium)', () => {
     await linked.goto(`${node.httpUrl}#job:gc`);
     await linked.waitForSelector('#chart svg [data-state-id="gc.waiting"].active');
     expect(await linked.getAttribute(row('job:gc'), 'aria-selected')).toBe('true');
+    // A link followed on the open page selects its actor too.
+    await linked.evaluate(() => (location.hash = '#job:renew'));
+    await linked.waitForSelector('#chart svg [data-state-id="renew.waiting"].active');
+    expect(await linked.getAttribute(row('job:renew'), 'aria-selected')).toBe('true');
     await linked.close();
   });
 
