@@ -6,12 +6,14 @@
  *      │  └──none answered──▶ backoff ──after backoff(failures)──▶ dialing
  *      └─ (no bootstrap nodes) ──▶ ready
  *   refreshing, with an empty routing table and bootstrap nodes to ask ──▶ dialing
+ *   ready ──table.empty (the last contact left: a partition, every peer gone) ──▶ dialing
  *
  * - `dialing` pings every bootstrap URL at once; it is done when one answers.
  * - `joining` looks the node itself up, then a random location in every bucket farther than its closest
  *   neighbour, so that the nodes of each region, and those for which it is among the closest, learn of it
  *   now rather than at the next refresh.
- * - `refreshing` looks up the node itself and a random location in every non-empty bucket.
+ * - `refreshing` looks up the node itself and a random location in every non-empty bucket: 5 s after
+ *   joining, 30 s later, then every `refreshMs`.
  *
  * The work is injected (`dial`, `join`, `refresh` promise actors; runtime/net/bootstrap.ts gives the real
  * ones), the delays run on the actor's clock.
@@ -31,6 +33,8 @@ export interface BootstrapInput {
   backoffBaseMs?: number;
   backoffMaxMs?: number;
 }
+
+export type BootstrapEvent = { type: 'table.empty' };
 
 export interface BootstrapContext {
   urls: string[];
@@ -58,6 +62,7 @@ export const bootstrapMachine = setup({
   types: {
     input: {} as BootstrapInput,
     context: {} as BootstrapContext,
+    events: {} as BootstrapEvent,
   },
   actors: {
     /** Pings every URL; resolves with the ones that answered, rejects when none did. */
@@ -67,7 +72,9 @@ export const bootstrapMachine = setup({
   },
   delays: {
     backoff: ({ context }) => backoffMs(context.failures, context.backoffBaseMs, context.backoffMaxMs),
-    refreshInterval: ({ context }) => context.refreshMs,
+    // Soon after joining, then at the period: peers that joined at the same moment are only handed out
+    // once their address is checked, so the first refreshes meet the ones the join missed.
+    refreshInterval: ({ context }) => Math.min(context.refreshMs, [5_000, 30_000][context.refreshes] ?? context.refreshMs),
   },
   guards: {
     noBootstrapNodes: ({ context }) => context.urls.length === 0,
@@ -114,6 +121,8 @@ export const bootstrapMachine = setup({
     },
     ready: {
       after: { refreshInterval: { target: 'refreshing' } },
+      // Without a single contact the node is cut off: ask the bootstrap nodes again now, not at the next refresh.
+      on: { 'table.empty': { guard: ({ context }) => context.urls.length > 0, target: 'dialing' } },
     },
     refreshing: {
       invoke: {

@@ -278,7 +278,7 @@ async function lookupHops(nodes: LocalNode[], targets: string[]): Promise<void> 
     random: systemRandom,
     timers: systemTimers,
     now: () => Math.floor(Date.now() / 1000),
-    ownAddress: () => null,
+    ownAddresses: () => [],
     maxFrameBytes: 1 << 20,
     maxConcurrentRequests: 256,
     onInspect: () => undefined,

@@ -59,6 +59,11 @@ export interface Config {
   rate_limit_burst: number;
   /** Idle time (wall clock) before a resource actor is stopped. Default `60000`. */
   passivate_after_ms: number;
+  /**
+   * Base URLs this node tells peers and clients (`ws://` or `wss://`, never a wildcard host). Default `[]`:
+   * the listen address, a wildcard (`0.0.0.0`, `::`) replaced by the interface addresses.
+   */
+  announce: string[];
   /** Log threshold: debug, info, warn or error. Default `"info"`. Addition beyond SPEC §12. */
   log_level: 'debug' | 'info' | 'warn' | 'error';
   /** TLS certificate file (PEM) for wss/https. Default `null` (plain ws). Addition beyond SPEC §12. */
@@ -77,7 +82,9 @@ export type ValueKind =
   | { type: 'nullable-path' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'peer-id-list' }
-  | { type: 'url-list' };
+  | { type: 'url-list' }
+  /** Base URLs to announce: ws:// or wss://, no wildcard host. */
+  | { type: 'announce-list' };
 
 export interface ConfigKeySpec {
   key: ConfigKey;
@@ -119,6 +126,7 @@ export function defaultConfig(): Config {
     rate_limit_per_s: 2000,
     rate_limit_burst: 4000,
     passivate_after_ms: 60000,
+    announce: [],
     log_level: 'info',
     tls_cert: null,
     tls_key: null,
@@ -157,6 +165,7 @@ const ENTRIES: { [K in ConfigKey]: Entry } = {
   rate_limit_per_s: { kind: int(1), description: 'token-bucket refill per connection (requests/s)' },
   rate_limit_burst: { kind: int(1), description: 'token-bucket capacity per connection (requests)' },
   passivate_after_ms: { kind: int(1), description: 'idle wall-clock time before a resource actor is stopped' },
+  announce: { kind: { type: 'announce-list' }, description: 'base URLs (ws:// or wss://) this node tells peers and clients; empty: the listen address, a wildcard replaced by the interface addresses' },
   log_level: { kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error'] }, description: 'log threshold', extension: true },
   tls_cert: { kind: { type: 'nullable-path' }, description: 'TLS certificate file (PEM); null serves plain ws', extension: true },
   tls_key: { kind: { type: 'nullable-path' }, description: 'TLS private key file (PEM), set together with tls_cert', extension: true },

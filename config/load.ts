@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isValidPeerId } from '../protocols/identity.js';
-import { baseUrlOf } from '../protocols/urls.js';
+import { baseUrlOf, hostOf, isWildcardHost } from '../protocols/urls.js';
 import { CONFIG_KEYS, defaultConfig, type Config, type ConfigKey, type ValueKind } from './defaults.js';
 
 export class ConfigError extends Error {
@@ -111,11 +111,13 @@ function parseValue(key: string, raw: unknown, source: string, fromText: boolean
     case 'enum':
       return typeof raw === 'string' && kind.values.includes(raw) ? raw : fail(`one of ${kind.values.join(', ')}`);
     case 'peer-id-list':
-    case 'url-list': {
+    case 'url-list':
+    case 'announce-list': {
       const list = fromText ? parseTextList(raw as string) : raw;
       if (!Array.isArray(list)) return fail('a JSON array or a comma-separated list');
       for (const item of list) if (!isFilled(item)) fail('a list of non-empty strings', item);
       if (kind.type === 'peer-id-list') return list.map((id: string) => (isValidPeerId(id) ? id : fail('a list of Ed25519 peer ids (12D3KooW…)', id)));
+      if (kind.type === 'announce-list') return list.map((url: string) => announceUrl(url) ?? fail('a list of ws:// or wss:// URLs whose host is not a wildcard (0.0.0.0, ::)', url));
       return list.map((url: string) => normaliseBootstrapUrl(url) ?? fail('a list of ws:// or wss:// URLs', url));
     }
   }
@@ -134,6 +136,13 @@ function parseTextList(text: string): unknown {
 /** A bootstrap node's base URL (protocols/urls.ts); null unless ws:// or wss://. */
 export function normaliseBootstrapUrl(text: string): string | null {
   return /^wss?:/i.test(text.trim()) ? baseUrlOf(text.trim()) : null;
+}
+
+/** An address to announce: a bootstrap-style base URL whose host a peer can dial (not a wildcard). */
+function announceUrl(text: string): string | null {
+  const url = normaliseBootstrapUrl(text);
+  const host = url === null ? null : hostOf(url);
+  return host === null || isWildcardHost(host) ? null : url;
 }
 
 function checkAcrossKeys(config: Config, sources: Record<string, string>): void {

@@ -26,3 +26,18 @@ export function rpcUrlOf(text: string): string {
   const base = baseUrlOf(text);
   return base === null ? text : `${base}/rpc`;
 }
+
+/** Hosts that mean "every interface" to a listener and "this machine" to a dialer: never an address to give out. */
+export function isWildcardHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === '0.0.0.0' || h === '::' || h === '' || /^0+(:0+){0,7}$/.test(h) || h === '0:0:0:0:0:0:0:0';
+}
+
+/** The host of a base URL (`ws://h:p` → `h`, `ws://[::1]:p` → `::1`), or null. */
+export function hostOf(url: string): string | null {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return null;
+  }
+}

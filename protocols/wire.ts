@@ -4,9 +4,15 @@
  *
  * Connection (both sides at once, `ws://HOST:PORT/p2p`):
  *
- *   → { t: "hello", versions: [1], peer_id, nonce: bin(32), address: "ws://HOST:PORT" | null }
+ *   → { t: "hello", versions: [1], peer_id, nonce: bin(32), address: "ws://HOST:PORT" | null, observed?: HOST | null }
  *   ← { t: "hello", … }                       (the other side's, independently)
  *   → { t: "auth", version, signature: bin(64) }
+ *
+ * `address` is the base URL the sender announces (what other nodes should dial); an address a receiver
+ * cannot accept (not `ws(s)://HOST:PORT`, a wildcard host such as `0.0.0.0`, over 256 bytes) is taken as
+ * none. `observed` is the host the sender sees the receiver at (the host it dialled, or the remote address
+ * of the socket it accepted), like libp2p identify's observed address: a node behind NAT or a proxy learns
+ * how others see it. Receivers verify an announced address by dialling it back before they pass it on.
  *
  * `version` is the highest version both `versions` lists hold; `signature` is Ed25519 by the sender over
  * `p2pAuthDigest(nonce of the other side, other side's peer id, own peer id)`. A side that has not received
@@ -45,6 +51,7 @@ import {
   parseTombstone,
 } from './validate.js';
 import type { Key, Record as ProviderRecord, Tombstone } from './types.js';
+import { isWildcardHost } from './urls.js';
 
 /** Versions this build speaks, highest last. */
 export const WIRE_VERSIONS = [1] as const;
@@ -56,7 +63,7 @@ export const MAX_REPUBLISH_ENTRIES = 4096;
 /** Longest address accepted in a hello or a find_node answer. */
 export const MAX_ADDRESS_BYTES = 256;
 
-export type Hello = { t: 'hello'; versions: number[]; peer_id: string; nonce: Uint8Array; address: string | null };
+export type Hello = { t: 'hello'; versions: number[]; peer_id: string; nonce: Uint8Array; address: string | null; observed?: string | null };
 export type Auth = { t: 'auth'; version: number; signature: Uint8Array };
 export type WireRequest = { t: 'req'; id: number; method: string; params: unknown };
 export type WireResult = { t: 'res'; id: number; result: unknown };
@@ -104,15 +111,16 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (!isPlainObject(f) || typeof f.t !== 'string') throw new SignpostError('invalid_request', 'frame is not a map with a "t" field');
   switch (f.t) {
     case 'hello': {
-      expectFields(f, 'hello', ['t', 'versions', 'peer_id', 'nonce', 'address']);
+      expectFields(f, 'hello', ['t', 'versions', 'peer_id', 'nonce', 'address'], ['observed']);
       const versions = f.versions;
       if (!Array.isArray(versions) || versions.length === 0 || versions.length > 16 || !versions.every((v) => Number.isInteger(v))) {
         throw new SignpostError('invalid_request', 'hello.versions must be a list of 1..16 integers');
       }
       if (!isValidPeerId(f.peer_id)) throw new SignpostError('invalid_peer_id', 'hello.peer_id is not a valid peer id');
       expectBin(f.nonce, 'hello.nonce', NONCE_BYTES);
-      const address = f.address === null ? null : expectAddress(f.address, 'hello.address');
-      return { t: 'hello', versions: versions as number[], peer_id: f.peer_id, nonce: f.nonce as Uint8Array, address };
+      const address = f.address === null ? null : addressOrNull(f.address);
+      const observed = f.observed === undefined || f.observed === null ? null : expectString(f.observed, 'hello.observed', MAX_ADDRESS_BYTES);
+      return { t: 'hello', versions: versions as number[], peer_id: f.peer_id, nonce: f.nonce as Uint8Array, address, observed };
     }
     case 'auth':
       expectFields(f, 'auth', ['t', 'version', 'signature']);
@@ -228,7 +236,18 @@ export function expectAddress(x: unknown, path: string): string {
   if ((u.protocol !== 'ws:' && u.protocol !== 'wss:') || u.pathname !== '/' || u.search || u.hash || !explicitPort || port === '0' || u.username || u.password) {
     throw new SignpostError('invalid_params', `${path} must be ws://HOST:PORT or wss://HOST:PORT, got ${JSON.stringify(s)}`);
   }
+  // A wildcard means "any interface" to a listener: dialled, it reaches the dialler itself.
+  if (isWildcardHost(u.hostname)) throw new SignpostError('invalid_params', `${path} is a wildcard address, which no other node can reach: ${JSON.stringify(s)}`);
   return `${u.protocol}//${u.hostname}:${port}`;
+}
+
+/** An announced address, or null when it is not one a node can dial (see expectAddress). */
+function addressOrNull(x: unknown): string | null {
+  try {
+    return expectAddress(x, 'address');
+  } catch {
+    return null;
+  }
 }
 
 function expectBin(x: unknown, path: string, length: number): void {

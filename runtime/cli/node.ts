@@ -9,6 +9,7 @@ import { helpFor, parse, subcommand } from './command.js';
 const HELP: { [command: string]: string } = {
   'node start': `Usage: signpost node start [--config FILE] [--host H] [--port P] [--data-dir DIR]
                           [--identity FILE] [--clock system|manual] [--bootstrap URL]...
+                          [--announce URL]...
 
 Starts a node. Once it listens it prints one line with its peer id, its RPC URL and its
 visualiser URL, then logs JSON lines on stderr. SIGINT / SIGTERM stop it cleanly.
@@ -20,6 +21,9 @@ visualiser URL, then logs JSON lines on stderr. SIGINT / SIGTERM stop it cleanly
   --identity FILE    identity file (default <data-dir>/identity.json, created on first start)
   --clock C          system, or manual for test mode (debug.* methods)
   --bootstrap URL    base URL of another node, ws://HOST:PORT (repeatable)
+  --announce URL     a base URL this node is reachable at, told to peers and clients
+                     (repeatable; default: the listen address, or with --host 0.0.0.0 or ::
+                     the addresses of this machine's interfaces)
 
 Precedence: flags > SIGNPOST_* environment > config file > defaults.`,
 };
@@ -38,10 +42,11 @@ async function nodeStart(args: string[]): Promise<number> {
     identity: { type: 'string' },
     clock: { type: 'string' },
     bootstrap: { type: 'string', multiple: true },
+    announce: { type: 'string', multiple: true },
   });
   if (values.help) return help('node start');
   const flags: { [k: string]: unknown } = {};
-  for (const k of ['host', 'port', 'data-dir', 'identity', 'clock', 'bootstrap'] as const) {
+  for (const k of ['host', 'port', 'data-dir', 'identity', 'clock', 'bootstrap', 'announce'] as const) {
     if (values[k] !== undefined) flags[k === 'data-dir' ? 'data_dir' : k] = values[k];
   }
   const config = loadConfig({ file: values.config as string | undefined, env: process.env, flags });

@@ -14,6 +14,8 @@ import type { Transport } from './transport.js';
 
 export interface BootstrapOptions {
   urls: string[];
+  /** This node's own announced addresses: a bootstrap URL among them is this node itself, and skipped. */
+  ownAddresses(): string[];
   dht: Dht;
   transport: Transport;
   timers: Timers;
@@ -33,20 +35,25 @@ export class Bootstrap implements ActorSource {
   private readonly machineActor: Actor<typeof bootstrapMachine>;
   private readonly inspection: InspectionTracker;
   private readonly startedAt: number;
+  private readonly opts: BootstrapOptions;
 
   constructor(opts: BootstrapOptions) {
+    this.opts = opts;
     const { dht, transport, log } = opts;
     this.inspection = new InspectionTracker(opts.now, opts.onInspect);
     this.startedAt = opts.now();
     const machine = bootstrapMachine.provide({
       actors: {
         dial: fromPromise<string[], { urls: string[] }>(async ({ input }) => {
-          const outcomes = await Promise.allSettled(input.urls.map((url) => transport.request({ address: url }, 'ping', {}, opts.requestTimeoutMs)));
-          const answered = input.urls.filter((_, i) => outcomes[i].status === 'fulfilled');
+          // The same bootstrap list on every node (a StatefulSet, a compose file) names this node too.
+          const urls = this.others(input.urls);
+          if (urls.length === 0) return [];
+          const outcomes = await Promise.allSettled(urls.map((url) => transport.request({ address: url }, 'ping', {}, opts.requestTimeoutMs)));
+          const answered = urls.filter((_, i) => outcomes[i].status === 'fulfilled');
           outcomes.forEach((o, i) => {
-            if (o.status === 'rejected') log.warn('bootstrap node did not answer', { from: input.urls[i], error: (o.reason as Error).message });
+            if (o.status === 'rejected') log.warn('bootstrap node did not answer', { from: urls[i], error: (o.reason as Error).message });
           });
-          if (answered.length === 0) throw new SignpostError('peer_unreachable', `no bootstrap node answered (${input.urls.join(', ')})`);
+          if (answered.length === 0) throw new SignpostError('peer_unreachable', `no bootstrap node answered (${urls.join(', ')})`);
           log.info('bootstrapped', { from: answered });
           return answered;
         }),
@@ -66,10 +73,19 @@ export class Bootstrap implements ActorSource {
     this.machineActor.start();
   }
 
-  /** Whether the node has joined: it has no bootstrap nodes, or one answered and the join lookups ran. */
-  get joined(): boolean {
-    const { value, context } = this.machineActor.getSnapshot();
-    return context.urls.length === 0 || context.joins > 0 || value === 'refreshing';
+  /** The routing table lost its last contact. */
+  tableEmptied(): void {
+    this.machineActor.send({ type: 'table.empty' });
+  }
+
+  /** Whether this node has other nodes to join through (bootstrap URLs that are not its own address). */
+  get hasBootstrapNodes(): boolean {
+    return this.others(this.opts.urls).length > 0;
+  }
+
+  private others(urls: readonly string[]): string[] {
+    const own = new Set(this.opts.ownAddresses());
+    return urls.filter((u) => !own.has(u));
   }
 
   actors(): ActorSummary[] {

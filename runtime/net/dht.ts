@@ -31,6 +31,8 @@ export interface DhtOptions {
   /** Node clock (seconds), for `last_seen` and inspection. */
   now(): number;
   onInspect(e: ActorEvent): void;
+  /** The routing table lost its last contact. */
+  onEmptied?(): void;
   log: Logger;
 }
 
@@ -97,6 +99,7 @@ export class Dht implements ActorSource {
     if (location && this.table.remove(peerId, location)) {
       this.lastSeenClock.delete(peerId);
       this.membership++;
+      if (this.table.size === 0) this.opts.onEmptied?.();
     }
   }
 

@@ -20,6 +20,7 @@ import { SignpostError, ERROR_CODES, type ErrorCode } from '../../protocols/erro
 import { p2pAuthDigest, publicKeyOf, type Identity } from '../../protocols/identity.js';
 import { verifyStrict, type Ed25519 } from '../../protocols/crypto.js';
 import type { Random } from '../../protocols/random.js';
+import { hostOf } from '../../protocols/urls.js';
 import {
   NONCE_BYTES,
   WIRE_VERSIONS,
@@ -36,6 +37,7 @@ import { WebSocketServer, routeUpgrade } from '../base/websocket.js';
 import type { Timers } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
 import { InspectionTracker, machineJson, type ActorDetail, type ActorEvent, type ActorSource, type ActorSummary } from '../inspect/actor-view.js';
+import { DialBack } from './dial-back.js';
 import { Misbehaviour } from './misbehaviour.js';
 import type { PeerHandler, PeerLink, PeerTarget, Transport, TransportEvents } from './transport.js';
 
@@ -46,8 +48,8 @@ export interface WsTransportOptions {
   timers: Timers;
   /** Node clock (seconds), for inspection. */
   now(): number;
-  /** This node's base URL, told to peers in the hello (null until it listens). */
-  ownAddress(): string | null;
+  /** The base URLs this node announces (the first is told to peers in the hello; none until it listens). */
+  ownAddresses(): string[];
   maxFrameBytes: number;
   maxConcurrentRequests: number;
   log: Logger;
@@ -55,6 +57,8 @@ export interface WsTransportOptions {
   handshakeTimeoutMs?: number;
   /** A connection with nothing in flight for this long is closed. */
   idleMs?: number;
+  /** Dial-backs that check announced addresses: at most this many a minute (default 120). */
+  dialBacksPerMinute?: number;
   /** Protocol violations (bad frames, failed schemas) a peer may commit per minute. */
   misbehaviourBudget?: number;
   banMs?: number;
@@ -77,6 +81,8 @@ interface Pending {
 /** One WebSocket to another node: its actor, the handshake, then request/response both ways. */
 class PeerConnection {
   remote: PeerLink | null = null;
+  /** Whether `remote.address` is known to reach the peer: only then is it handed to the routing table. */
+  addressVerified = false;
   readonly ready: Promise<PeerLink>;
   readonly actor: Actor<typeof connectionMachine>;
   readonly startedAt: number;
@@ -96,8 +102,11 @@ class PeerConnection {
   constructor(
     readonly ws: WebSocket,
     readonly id: string,
-    direction: 'inbound' | 'outbound',
-    label: string,
+    readonly direction: 'inbound' | 'outbound',
+    /** Outbound: the URL dialled; inbound: the remote host:port. */
+    readonly label: string,
+    /** The host this side sees the other at (told to it in the hello). */
+    observed: string,
     private readonly t: WsTransport,
   ) {
     this.lastActivity = t.timers.now();
@@ -135,7 +144,7 @@ class PeerConnection {
     this.actor.start();
     const hello = () => {
       this.actor.send({ type: 'socket.open' });
-      this.send({ t: 'hello', versions: [...WIRE_VERSIONS], peer_id: t.identity.peerId, nonce: this.nonce, address: t.opts.ownAddress() });
+      this.send({ t: 'hello', versions: [...WIRE_VERSIONS], peer_id: t.identity.peerId, nonce: this.nonce, address: t.opts.ownAddresses()[0] ?? null, observed });
     };
     if (ws.readyState === WebSocket.OPEN) hello();
     else ws.once('open', hello);
@@ -225,6 +234,8 @@ class PeerConnection {
     const now = this.t.timers.now();
     if (this.closed || now - this.lastHeard < HEARD_EVERY_MS || this.t.isBanned(this.remote!.peerId)) return;
     this.lastHeard = now;
+    // Not in the routing table until its address is known to reach it: check again (the outcome is cached).
+    if (!this.addressVerified) return this.t.checkAddress(this, this.remote!);
     this.t.events.peer?.(this.remote!);
   }
 
@@ -242,6 +253,7 @@ class PeerConnection {
       if (f.peer_id === t.identity.peerId) return this.refuse(CLOSE.handshakeFailed, 'connected to itself');
       if (t.isBanned(f.peer_id)) return this.refuse(CLOSE.banned, 'banned for misbehaviour');
       this.theirHello = f;
+      if (f.observed) t.noteObserved(f.observed, f.peer_id);
       const signature = t.identity.sign(p2pAuthDigest(f.nonce, f.peer_id, t.identity.peerId));
       return this.send({ t: 'auth', version: this.version, signature });
     }
@@ -343,6 +355,9 @@ export class WsTransport implements Transport, ActorSource {
   private readonly all = new Set<PeerConnection>();
   private readonly dialing = new Map<string, Promise<PeerConnection>>();
   private readonly misbehaviour: Misbehaviour;
+  private readonly dialBack: DialBack;
+  /** Observed hosts already reported as differing from what this node announces. */
+  private readonly reportedObserved = new Set<string>();
   private sweeper: unknown = null;
   private release: (() => void) | null = null;
   private wss: InstanceType<typeof WebSocketServer> | null = null;
@@ -359,6 +374,16 @@ export class WsTransport implements Transport, ActorSource {
     this.idleMs = opts.idleMs ?? 120_000;
     this.inspection = new InspectionTracker(opts.now, opts.onInspect);
     this.misbehaviour = new Misbehaviour({ timers: opts.timers, budget: opts.misbehaviourBudget, banMs: opts.banMs });
+    this.dialBack = new DialBack({
+      timers: opts.timers,
+      perMinute: opts.dialBacksPerMinute,
+      dial: async (address) => {
+        const conn = await this.dial(address, 'check');
+        // The check's own connection is not kept: the peer already has one.
+        conn.close(CLOSE.normal, 'address checked');
+        return conn.remote!.peerId;
+      },
+    });
     const sweep = () => {
       this.misbehaviour.sweep();
       this.sweeper = this.timers.setTimeout(sweep, 60_000);
@@ -384,7 +409,8 @@ export class WsTransport implements Transport, ActorSource {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxFrameBytes });
     this.release = routeUpgrade(server, P2P_PATH, (req, socket, head) => {
       if (this.stopped) return socket.destroy();
-      this.wss!.handleUpgrade(req, socket, head, (ws) => this.adopt(ws, 'inbound', `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+      const host = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+      this.wss!.handleUpgrade(req, socket, head, (ws) => this.adopt(ws, 'inbound', `${host}:${req.socket.remotePort}`, host));
     });
   }
 
@@ -407,6 +433,19 @@ export class WsTransport implements Transport, ActorSource {
     this.opts.log.warn('peer banned for misbehaviour', { peer: peerId, ban_ms: this.misbehaviour.banMs });
     this.events.banned?.(peerId);
     for (const c of this.all) if (c.remote?.peerId === peerId) c.ban();
+  }
+
+  /**
+   * @internal A peer says it sees this node at `observed`. A host that none of this node's announced
+   * addresses has is logged once: behind NAT, in a container or behind a proxy, the announced address may
+   * not be the one others reach (set `announce`). Host names cannot be compared with an IP, so they are not.
+   */
+  noteObserved(observed: string, by: string): void {
+    const announced = this.opts.ownAddresses().map((a) => hostOf(a)).filter((h): h is string => h !== null);
+    const ipOnly = announced.length > 0 && announced.every((h) => /^[\d.]+$/.test(h) || h.includes(':'));
+    if (!ipOnly || announced.includes(observed) || this.reportedObserved.has(observed) || this.reportedObserved.size > 64) return;
+    this.reportedObserved.add(observed);
+    this.opts.log.warn('a peer sees this node at an address it does not announce (set announce if peers cannot reach it)', { observed, by, announced: this.opts.ownAddresses() });
   }
 
   /** @internal Called by a connection when it closed. */
@@ -441,6 +480,7 @@ export class WsTransport implements Transport, ActorSource {
     this.closing ??= (async () => {
       this.stopped = true;
       this.timers.clearTimeout(this.sweeper);
+      this.dialBack.close();
       this.release?.();
       const closing = [...this.all].map((c) => new Promise<void>((resolve) => {
         if (c.ws.readyState === WebSocket.CLOSED) return resolve();
@@ -471,9 +511,9 @@ export class WsTransport implements Transport, ActorSource {
     return conn;
   }
 
-  private async dial(address: string): Promise<PeerConnection> {
+  private async dial(address: string, purpose: 'to' | 'check' = 'to'): Promise<PeerConnection> {
     const ws = new WebSocket(`${address}${P2P_PATH}`, { maxPayload: this.maxFrameBytes, handshakeTimeout: this.handshakeTimeoutMs });
-    const conn = this.adopt(ws, 'outbound', address);
+    const conn = this.adopt(ws, 'outbound', address, hostOf(address) ?? address, purpose);
     try {
       return (await conn.ready, conn);
     } catch (e) {
@@ -481,8 +521,9 @@ export class WsTransport implements Transport, ActorSource {
     }
   }
 
-  private adopt(ws: WebSocket, direction: 'inbound' | 'outbound', label: string): PeerConnection {
-    const c = new PeerConnection(ws, `${CONNECTION_ACTOR_PREFIX}${this.nextConnection++}:${direction === 'inbound' ? 'from' : 'to'}:${label}`, direction, label, this);
+  private adopt(ws: WebSocket, direction: 'inbound' | 'outbound', label: string, observed: string, purpose: 'to' | 'check' = 'to'): PeerConnection {
+    const kind = direction === 'inbound' ? 'from' : purpose;
+    const c = new PeerConnection(ws, `${CONNECTION_ACTOR_PREFIX}${this.nextConnection++}:${kind}:${label}`, direction, label, observed, this);
     if (this.stopped) {
       c.close(CLOSE.goingAway, 'node shutting down');
       return c;
@@ -491,9 +532,33 @@ export class WsTransport implements Transport, ActorSource {
     c.ready.then((peer) => {
       const current = this.byPeer.get(peer.peerId);
       if (!current?.isOpen) this.byPeer.set(peer.peerId, c);
-      this.events.peer?.(peer);
+      this.checkAddress(c, peer);
     }, () => undefined);
     return c;
+  }
+
+  /**
+   * Hands the peer to the routing table once its announced address is known to reach it: at once when this
+   * node dialled exactly that address (or checked it before), after a dial-back otherwise, never when the
+   * check fails or it announces none.
+   */
+  /** @internal */
+  checkAddress(c: PeerConnection, peer: PeerLink): void {
+    const { address } = peer;
+    if (!address) return;
+    const verified = () => {
+      if (!c.isOpen || c.addressVerified) return;
+      c.addressVerified = true;
+      this.events.peer?.(peer);
+    };
+    if (c.direction === 'outbound' && c.label === address) {
+      this.dialBack.verified(peer.peerId, address);
+      return verified();
+    }
+    void this.dialBack.check(peer.peerId, address).then((ok) => {
+      if (ok) verified();
+      else this.opts.log.debug('announced address does not reach the peer; not passed on', { peer: peer.peerId, address });
+    });
   }
 
   private withTimeout<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {

@@ -117,14 +117,16 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
     // The network: authenticated peers enter the routing table and are served the fan-out's requests.
     // What every part that runs actors on the wall clock is given.
     const running = { timers: clock.wall, now: () => clock.now(), onInspect, log, requestTimeoutMs: config.request_timeout_ms };
-    const dht = new Dht({ ...running, self: identity, transport, random, k: config.k, alpha: config.alpha });
+    let bootstrap: Bootstrap | null = null;
+    const dht = new Dht({ ...running, self: identity, transport, random, k: config.k, alpha: config.alpha, onEmptied: () => bootstrap?.tableEmptied() });
     opened.push({ close: () => dht.close() });
     const serve = peerService(dht, shards);
     transport.serve((_from, req) => serve(req));
     transport.on({ peer: (peer) => dht.seen(peer), banned: (peerId) => dht.failed(peerId) });
     opened.push(transport);
-    const bootstrap = new Bootstrap({ ...running, urls: config.bootstrap, dht, transport });
-    opened.push({ close: () => bootstrap.stop() });
+    bootstrap = new Bootstrap({ ...running, urls: config.bootstrap, ownAddresses: parts.addresses, dht, transport });
+    const joining = bootstrap;
+    opened.push({ close: () => joining.stop() });
     const neighbourhoods = new Neighbourhoods(dht, transport, clock.wall);
     const resources = new Resources({
       identity,
@@ -206,7 +208,7 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
       shards,
       scheduler,
       dht,
-      bootstrap,
+      bootstrap: joining,
       resources,
       subscriptions,
       actors,

@@ -1,5 +1,6 @@
 /**
- * The node's HTTP routes, beside the WebSockets on the same port: `GET /healthz`, `GET /metrics`
+ * The node's HTTP routes, beside the WebSockets on the same port: `GET /healthz` (ready: 200 once the
+ * node has joined the network, 503 before), `GET /livez` (alive: always 200), `GET /metrics`
  * (Prometheus text), the browser SDK at `/sdk/signpost.js` (and its mining worker), and the visualiser's
  * page and files (inspect/visualiser.ts). Anything else is 404.
  *
@@ -42,8 +43,12 @@ export function nodeRoutes(opts: { node: SignpostNode; rpcUrl(): string }): http
   const { node } = opts;
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, peer_id: node.identity.peerId }));
+    if (req.method === 'GET' && (path === '/healthz' || path === '/livez')) {
+      // Ready once bootstrapped: a routing table with someone in it, or no bootstrap node to join.
+      const peers = node.dht.table.size;
+      const ready = !node.bootstrap.hasBootstrapNodes || peers > 0;
+      const body = { ok: path === '/livez' || ready, live: true, ready, peer_id: node.identity.peerId, peers };
+      res.writeHead(path === '/livez' || ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     } else if (req.method === 'GET' && path === '/metrics') {
       node.metrics.registry.render().then(
         (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text),

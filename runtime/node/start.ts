@@ -18,6 +18,7 @@ import { WsTransport } from '../net/ws-transport.js';
 import { attachRpcServer } from '../rpc/server.js';
 import { openLmdbStore } from '../store/lmdb-store.js';
 import { composeNode, type SignpostNode } from './compose.js';
+import { announcedAddresses } from './addresses.js';
 import { nodeRoutes } from './http.js';
 import { loadOrCreateIdentity } from './identity-file.js';
 
@@ -39,7 +40,8 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
   // The store first: a data directory of another schema version is refused before anything is written to it.
   const store = await openLmdbStore({ dataDir: config.data_dir });
   let node: SignpostNode;
-  let baseUrl = '';
+  /** What this node announces (addresses.ts), known once it listens. */
+  let announced: string[] = [];
   let transport: WsTransport;
   try {
     const ed25519 = nodeEd25519();
@@ -52,7 +54,7 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
       random: systemRandom,
       timers: clock.wall,
       now: () => clock.now(),
-      ownAddress: () => baseUrl || null,
+      ownAddresses: () => announced,
       maxFrameBytes: config.max_frame_bytes,
       maxConcurrentRequests: config.max_concurrent_requests,
       log,
@@ -69,7 +71,7 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
       ed25519,
       log,
       dataDir: config.data_dir,
-      addresses: () => [baseUrl],
+      addresses: () => announced,
     });
     onInspect = node.inspector.emit;
   } catch (e) {
@@ -80,7 +82,7 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
   try {
     // With tls_cert / tls_key the one server speaks TLS: wss:// for /rpc, /p2p and /inspect, https:// for the page.
     const tls = config.tls_cert !== null && config.tls_key !== null ? { cert: readFileSync(config.tls_cert), key: readFileSync(config.tls_key) } : null;
-    const routes = nodeRoutes({ node, rpcUrl: () => `${baseUrl}/rpc` });
+    const routes = nodeRoutes({ node, rpcUrl: () => `${announced[0]}/rpc` });
     // An https.Server is an http.Server with TLS underneath: the same routes and upgrades serve it.
     const server: http.Server = tls ? (https.createServer(tls, routes) as unknown as http.Server) : http.createServer(routes);
     const rpc = attachRpcServer(server, '/rpc', node.dispatcher, config, (msg, fields) => log.warn(msg, fields));
@@ -92,8 +94,9 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
       server.listen(config.port, config.host, () => resolve());
     });
     const port = (server.address() as AddressInfo).port;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    baseUrl = `${tls ? 'wss' : 'ws'}://${host}:${port}`;
+    announced = announcedAddresses({ announce: config.announce, host: config.host, port, tls: tls !== null });
+    log.info('announcing', { addresses: announced, listening: `${config.host}:${port}` });
+    const baseUrl = announced[0];
     await node.start();
 
     let stopping: Promise<void> | null = null;
@@ -104,7 +107,7 @@ export async function startNode(config: Config, log: Logger = logger(config.log_
       node,
       url: baseUrl,
       rpcUrl: `${baseUrl}/rpc`,
-      visualiserUrl: `${tls ? 'https' : 'http'}://${host}:${port}/`,
+      visualiserUrl: `${baseUrl.replace(/^ws/, 'http')}/`,
       port,
       stop() {
         stopping ??= (async () => {

@@ -32,6 +32,11 @@ export interface NodeProcessOptions {
    * Node (this process's own executable) by default, or the runtime named by TEST_RUNTIME.
    */
   runtime?: { command: string; args?: string[] };
+  /**
+   * The base URL the test reaches the node at (`ws://HOST:PORT`), when it is not the one the node prints
+   * (a node that announces a name only its peers can resolve).
+   */
+  connectTo?: string;
 }
 
 const BIN_DIR = fileURLToPath(new URL('../../node_modules/.bin/', import.meta.url));
@@ -121,8 +126,8 @@ export async function startNodeProcess(opts: NodeProcessOptions = {}): Promise<N
     });
   });
   const peerId = line.match(/12D3KooW\w+/)![0];
-  const rpcUrl = line.match(/wss?:\/\/\S+\/rpc/)![0];
-  const httpUrl = line.match(/https?:\/\/\S+\//)![0];
+  const rpcUrl = opts.connectTo ? `${opts.connectTo}/rpc` : line.match(/wss?:\/\/\S+\/rpc/)![0];
+  const httpUrl = opts.connectTo ? `${opts.connectTo.replace(/^ws/, 'http')}/` : line.match(/https?:\/\/\S+\//)![0];
   const clients: RpcClient[] = [];
   return {
     child,

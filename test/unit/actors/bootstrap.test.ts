@@ -129,23 +129,23 @@ describe('bootstrap machine', () => {
     expect(context().joins).toBe(0);
   });
 
-  it('refreshes the buckets every refreshMs while the table has peers', async () => {
+  it('refreshes the buckets 5 s after joining, 30 s later, then every refreshMs while the table has peers', async () => {
     const net = fakeNetwork();
     const { clock, state, context } = start(net);
     await settle();
-    clock.increment(REFRESH_MS - 1);
-    await settle();
-    expect(net.calls).toEqual(['dial', 'join']);
-    clock.increment(1);
-    expect(state()).toBe('refreshing');
-    await settle();
-    expect(state()).toBe('ready');
-    for (let i = 0; i < 2; i++) {
-      clock.increment(REFRESH_MS);
+    for (const wait of [5_000, 30_000, REFRESH_MS]) {
+      clock.increment(wait - 1);
       await settle();
+      expect(state()).toBe('ready');
+      clock.increment(1);
+      expect(state()).toBe('refreshing');
+      await settle();
+      expect(state()).toBe('ready');
     }
-    expect(net.calls).toEqual(['dial', 'join', 'refresh', 'refresh', 'refresh']);
-    expect(context().refreshes).toBe(3);
+    clock.increment(REFRESH_MS);
+    await settle();
+    expect(net.calls).toEqual(['dial', 'join', 'refresh', 'refresh', 'refresh', 'refresh']);
+    expect(context().refreshes).toBe(4);
   });
 
   it('a failed refresh waits for the next one', async () => {

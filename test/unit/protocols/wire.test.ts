@@ -57,6 +57,7 @@ const hello = (over: Record<string, unknown> = {}) => ({
   peer_id: A.peerId,
   nonce: bytes(NONCE_BYTES),
   address: 'ws://127.0.0.1:7070',
+  observed: '10.0.0.2',
   ...over,
 });
 const auth = (over: Record<string, unknown> = {}) => ({ t: 'auth', version: 1, signature: bytes(64), ...over });
@@ -71,6 +72,7 @@ describe('frames round-trip through encodeFrame / decodeFrame', () => {
     ['hello without an address', hello({ address: null }) as Frame],
     ['hello with several versions', hello({ versions: [0, 1, 7] }) as Frame],
     ['hello with a wss address', hello({ address: 'wss://node.example:8443' }) as Frame],
+    ['hello that observed nothing', hello({ observed: null }) as Frame],
     ['auth', auth() as Frame],
     ['req ping', req() as Frame],
     ['req find_node with binary params', req({ id: 0xffffffff, method: 'find_node', params: { target: bytes(32, 9) } }) as Frame],
@@ -163,7 +165,8 @@ describe('decodeFrame refuses what is not a frame', () => {
 
   it.each(Object.keys(FRAMES) as Array<keyof typeof FRAMES>)('a %s frame with a missing or an unknown field is refused', (type) => {
     const full: Record<string, unknown> = FRAMES[type]();
-    for (const field of Object.keys(full).filter((f) => f !== 't')) {
+    // hello.observed is the one optional field (tested on its own).
+    for (const field of Object.keys(full).filter((f) => f !== 't' && !(type === 'hello' && f === 'observed'))) {
       const missing = { ...full };
       delete missing[field];
       expect(decodeOutcome(missing), `${type} without ${field}`).toBe('invalid_params');
@@ -220,12 +223,20 @@ describe('decodeFrame refuses what is not a frame', () => {
     expect(decodeOutcome(hello({ versions: [2, 3] }))).toBe('ok'); // decodes; the handshake decides (4002)
   });
 
-  it('hello.address must be null or a ws:// / wss:// base URL → invalid_params', () => {
-    for (const address of ['', 'ws://h', 'http://h:1', 'ws://h:1/p2p', 42, [], {}]) {
-      expect(decodeOutcome(hello({ address })), `address ${JSON.stringify(address)}`).toBe('invalid_params');
+  it('hello.address that no node could dial (not ws(s)://HOST:PORT, a wildcard) is taken as none', () => {
+    for (const address of ['', 'ws://h', 'http://h:1', 'ws://h:1/p2p', 'ws://0.0.0.0:7070', 'ws://[::]:7070', 42, [], {}]) {
+      const f = decodeFrame(pack(hello({ address })));
+      expect(f.t === 'hello' && f.address, `address ${JSON.stringify(address)}`).toBeNull();
     }
     const f = decodeFrame(pack(hello({ address: 'ws://NODE.example:7070/' })));
     expect(f.t === 'hello' && f.address).toBe('ws://node.example:7070');
+  });
+
+  it('hello.observed is optional, a string of at most 256 bytes', () => {
+    const { observed: _, ...without } = hello();
+    expect(decodeOutcome(without)).toBe('ok');
+    expect(decodeOutcome(hello({ observed: 'x'.repeat(257) }))).toBe('invalid_params');
+    expect(decodeOutcome(hello({ observed: 7 }))).toBe('invalid_params');
   });
 
   it('req.method is a string of at most 32 bytes; err.code at most 64 and err.message at most 4096', () => {
