@@ -3,6 +3,7 @@
  * gives tests its URLs and an RPC client. Used by every black-box test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,4 +178,14 @@ export function useNodeProcess(opts: NodeProcessOptions = {}): { readonly node: 
       return rpc!;
     },
   };
+}
+
+/** A loopback port nothing listens on right now (for a node that must know its port before it starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

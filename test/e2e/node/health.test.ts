@@ -3,9 +3,8 @@
  * through) and `GET /livez` liveness (200 while the process serves), as a readiness probe and a liveness
  * probe need them (deploy/k8s, the Dockerfile's HEALTHCHECK).
  */
-import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startNodeProcess, type NodeProcess } from '../../helpers/node-process.js';
+import { freePort, startNodeProcess, type NodeProcess } from '../../helpers/node-process.js';
 
 const started: NodeProcess[] = [];
 afterAll(async () => {
@@ -46,13 +45,3 @@ describe('/healthz and /livez', () => {
     expect(node.stderr()).not.toContain('bootstrap node did not answer');
   });
 });
-
-/** A port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
