@@ -1,5 +1,5 @@
 /**
- * What the scheduled jobs (SPEC §5; actors/renew.ts, gc.ts, republish.ts) share: the `run` event, the
+ * What the scheduled jobs (SPEC §5; actors/renew.ts, gc.ts, republish.ts, sync-job.ts) share: the `run` event, the
  * bookkeeping of runs in the context (what an operator reads in `actors.get job:gc` and the visualiser),
  * and the order of jobs due at the same instant.
  *
@@ -8,10 +8,10 @@
  * named phases, records the run, and waits again. A failed phase ends the run (recorded as failed).
  */
 
-export type JobKind = 'renew' | 'gc' | 'republish';
+export type JobKind = 'renew' | 'gc' | 'republish' | 'sync';
 
 /** SPEC §5: jobs due at the same instant run in this order. */
-export const JOB_ORDER: readonly JobKind[] = ['renew', 'gc', 'republish'];
+export const JOB_ORDER: readonly JobKind[] = ['renew', 'gc', 'republish', 'sync'];
 
 export interface JobInput {
   interval: number;

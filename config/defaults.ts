@@ -37,6 +37,8 @@ export interface Config {
   replicate_interval: number;
   /** The clear_expired job runs this often (s). Default `3600`. */
   gc_interval: number;
+  /** Anti-entropy sync with the neighbours runs this often (s; ±10 % under the system clock); `0` turns sync off. Default `60`. */
+  sync_interval: number;
   /** Providers kept per resource (SPEC §4.4). Default `32`. */
   records_limit: number;
   /** Record and tombstone slots kept per resource (SPEC §4.4). Default `1024`. */
@@ -115,6 +117,7 @@ export function defaultConfig(): Config {
     renew_interval: DEFAULT_RULE_CONFIG.renew_interval,
     replicate_interval: 3600,
     gc_interval: 3600,
+    sync_interval: 60,
     records_limit: DEFAULT_RULE_CONFIG.records_limit,
     max_entries_per_key: DEFAULT_RULE_CONFIG.max_entries_per_key,
     k: 20,
@@ -154,6 +157,7 @@ const ENTRIES: { [K in ConfigKey]: Entry } = {
   renew_interval: { kind: int(1), description: 'seconds between renewals of a host\'s own records' },
   replicate_interval: { kind: int(1), description: 'seconds between runs of the republish job' },
   gc_interval: { kind: int(1), description: 'seconds between runs of the clear_expired job' },
+  sync_interval: { kind: int(0), description: 'seconds between anti-entropy sync sessions with the neighbours (±10 % jitter on the system clock); 0 turns sync off' },
   records_limit: { kind: int(1), description: 'providers kept per resource (SPEC §4.4)' },
   max_entries_per_key: { kind: int(1), description: 'record and tombstone slots per resource, at least records_limit (SPEC §4.4)' },
   k: { kind: int(1, 256), description: 'Kademlia bucket size / neighbourhood size' },

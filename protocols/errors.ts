@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   peer_unreachable: 1016,
   peer_timeout: 1017,
   actor_not_found: 1018,
+  busy: 1019,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

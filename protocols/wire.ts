@@ -34,8 +34,13 @@
  * | store_key  | {key}                               | {} — stored as `register_key` does      |
  * | put_record | {record}                            | {}                                      |
  * | add_tombstone | {tombstone}                      | {}                                      |
- * | get        | {key_id}                            | {key, records, tombstones}              |
+ * | get        | {key_id}                            | {key, records, tombstones, partial?: true} |
  * | republish  | {key, records, tombstones}          | {updated, rejected} — `republish_key`, then the entries |
+ * | sync       | bin (protocols/sync/messages.ts)    | bin — one step of an anti-entropy session |
+ *
+ * `partial: true` in a `get` answer says the node has not finished its first sync of that resource's
+ * range since it started or since the range became its own: the answer may lack entries, so a reader
+ * counts it only when no complete answer is to be had.
  */
 import { Packr } from 'msgpackr';
 import { SignpostError } from './errors.js';
@@ -52,6 +57,7 @@ import {
 } from './validate.js';
 import type { Key, Record as ProviderRecord, Tombstone } from './types.js';
 import { isWildcardHost } from './urls.js';
+import { decodeRequest, type SyncRequest } from './sync/messages.js';
 
 /** Versions this build speaks, highest last. */
 export const WIRE_VERSIONS = [1] as const;
@@ -78,7 +84,8 @@ export type PeerRequest =
   | { method: 'put_record'; record: ProviderRecord }
   | { method: 'add_tombstone'; tombstone: Tombstone }
   | { method: 'get'; key_id: string }
-  | { method: 'republish'; key: Key; records: unknown[]; tombstones: unknown[] };
+  | { method: 'republish'; key: Key; records: unknown[]; tombstones: unknown[] }
+  | { method: 'sync'; message: SyncRequest };
 
 export interface PeerAddress {
   peer_id: string;
@@ -89,6 +96,8 @@ export interface KeyContents {
   key: Key;
   records: ProviderRecord[];
   tombstones: Tombstone[];
+  /** The answering node has not finished its first sync of this range (see above). */
+  partial?: true;
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false });
@@ -186,6 +195,8 @@ export function parsePeerRequest(method: string, p: unknown): PeerRequest {
       const q = expectFields(p, 'params', ['key', 'records', 'tombstones']);
       return { method, key: parseKey(q.key), records: expectList(q.records, 'records', MAX_REPUBLISH_ENTRIES), tombstones: expectList(q.tombstones, 'tombstones', MAX_REPUBLISH_ENTRIES) };
     }
+    case 'sync':
+      return { method, message: decodeRequest(p) };
     default:
       throw new SignpostError('method_not_found', `unknown peer method ${JSON.stringify(method).slice(0, 40)}`);
   }
@@ -213,12 +224,14 @@ export function parseFindNodeResult(r: unknown): { peers: PeerAddress[]; dropped
 
 /** A `get` answer: the key and entries, shapes checked (signatures are the caller's to verify). */
 export function parseKeyContents(r: unknown): KeyContents {
-  const q = expectFields(r, 'result', ['key', 'records', 'tombstones']);
-  return {
+  const q = expectFields(r, 'result', ['key', 'records', 'tombstones'], ['partial']);
+  if (q.partial !== undefined && q.partial !== true) throw new SignpostError('invalid_params', 'result.partial must be true when present');
+  const contents: KeyContents = {
     key: parseKey(q.key),
     records: expectList(q.records, 'records', MAX_REPUBLISH_ENTRIES).map((x, i) => parseRecord(x, `records[${i}]`)),
     tombstones: expectList(q.tombstones, 'tombstones', MAX_REPUBLISH_ENTRIES).map((x, i) => parseTombstone(x, `tombstones[${i}]`)),
   };
+  return q.partial ? { ...contents, partial: true } : contents;
 }
 
 /** A base URL `ws://HOST:PORT` or `wss://HOST:PORT` (nothing after the port). */

@@ -24,6 +24,8 @@ export interface BootstrapOptions {
   refreshMs?: number;
   now(): number;
   onInspect(e: ActorEvent): void;
+  /** The node has joined: it reached `ready` from dialing or joining (at start, and again after a rejoin). */
+  onJoined?(): void;
   log: Logger;
 }
 
@@ -36,6 +38,8 @@ export class Bootstrap implements ActorSource {
   private readonly inspection: InspectionTracker;
   private readonly startedAt: number;
   private readonly opts: BootstrapOptions;
+  /** Whether the node has joined the network at least once. */
+  joined = false;
 
   constructor(opts: BootstrapOptions) {
     this.opts = opts;
@@ -66,6 +70,14 @@ export class Bootstrap implements ActorSource {
       clock: opts.timers,
       input: { urls: opts.urls, refreshMs: opts.refreshMs ?? 600_000 },
       inspect: this.inspection.inspector(BOOTSTRAP_ACTOR_ID, 'bootstrap'),
+    });
+    let before: unknown = null;
+    this.machineActor.subscribe((s) => {
+      if (s.value === 'ready' && (before === 'joining' || before === 'dialing' || before === null)) {
+        this.joined = true;
+        opts.onJoined?.();
+      }
+      before = s.value;
     });
   }
 

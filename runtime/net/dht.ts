@@ -158,6 +158,8 @@ export class Dht implements ActorSource {
       inspect: this.inspection.inspector(id, 'lookup'),
     });
     const result = toPromise(actor).then((out) => {
+      // A lookup stopped with its node (close) ends with no output.
+      if (!out) return { closest: [], timedOut: true, hops: 0, queried: 0 } satisfies LookupOutput;
       this.stats.lookups++;
       this.stats.hops += out.hops;
       if (out.timedOut) this.stats.timedOut++;

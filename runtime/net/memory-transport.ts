@@ -109,6 +109,9 @@ interface Pending {
   timer: unknown;
   /** The address the request went to. */
   to: string;
+  method: string;
+  /** Bytes of the request frame. */
+  sent: number;
 }
 
 export class MemoryTransport implements Transport {
@@ -163,9 +166,10 @@ export class MemoryTransport implements Transport {
     return new Promise((resolve, reject) => {
       const timer = network.timers.setTimeout(() => {
         this.pending.delete(id);
+        if (to.peerId) this.events.traffic?.({ peerId: to.peerId, method, served: false, sent: frame.length, received: 0 });
         reject(new SignpostError('peer_timeout', `${to.peerId ?? address} did not answer ${method} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer, to: address });
+      this.pending.set(id, { resolve, reject, timer, to: address, method, sent: frame.length });
       network.send(this.address, address, frame, (bytes) => {
         const target = network.at(address);
         if (!target || (to.peerId && target.peerId !== to.peerId) || this.isBanned(target.peerId)) {
@@ -209,9 +213,13 @@ export class MemoryTransport implements Transport {
   received(from: MemoryTransport, bytes: Uint8Array): void {
     if (this.closed) return;
     const self = { peerId: this.peerId, address: this.address };
+    let method = '';
     // After close(), a handler that finishes answers nobody: the node is gone.
     const reply = (answer: Frame): void => {
-      if (!this.closed) this.network.send(this.address, from.address, encodeFrame(answer), (b) => from.answered(b, self));
+      if (this.closed) return;
+      const frame = encodeFrame(answer);
+      if (method) this.events.traffic?.({ peerId: from.peerId, method, served: true, sent: frame.length, received: bytes.length });
+      this.network.send(this.address, from.address, frame, (b) => from.answered(b, self));
     };
     let f: Frame;
     try {
@@ -221,6 +229,7 @@ export class MemoryTransport implements Transport {
       return this.penalise(from.peerId);
     }
     if (f.t !== 'req') return this.penalise(from.peerId);
+    method = f.method;
     if (this.isBanned(from.peerId)) return reply({ t: 'err', id: f.id, code: 'peer_unreachable', message: `${from.peerId} is banned for misbehaviour` });
     this.heard({ peerId: from.peerId, address: from.address });
     let req;
@@ -257,6 +266,7 @@ export class MemoryTransport implements Transport {
     if (!p) return; // answered after its timeout
     this.pending.delete(f.id);
     this.network.timers.clearTimeout(p.timer);
+    if (from) this.events.traffic?.({ peerId: from.peerId, method: p.method, served: false, sent: p.sent, received: bytes.length });
     if (from && !this.closed) this.heard(from);
     if (f.t === 'res') return p.resolve(f.result);
     const code = (Object.hasOwn(ERROR_CODES, f.code) ? f.code : 'internal_error') as ErrorCode;

@@ -1,6 +1,6 @@
 /**
  * What a node answers its peers (protocols/wire.ts methods): routing (`ping`, `find_node`), the writes of
- * the Resources API fan-out, reads, and republish pushes. Who sent a request does not change the answer;
+ * the Resources API fan-out, reads, republish pushes and sync sessions. Who sent a request does not change the answer;
  * every write is admitted by the resource's actor like any other (SPEC §3.5).
  */
 import { keyNotHeld, type KeyItem } from '../../protocols/registry.js';
@@ -8,22 +8,27 @@ import type { Key } from '../../protocols/types.js';
 import type { PeerRequest } from '../../protocols/wire.js';
 import type { Shards } from '../store/shards.js';
 import type { Dht } from './dht.js';
+import type { Sync } from './sync.js';
+import type { PeerLink } from './transport.js';
 
-/** This node's own `get` answer for `keyId`. */
-export async function localItem(shards: Shards, keyId: string): Promise<KeyItem> {
+/**
+ * This node's own `get` answer for `keyId`, `partial` while its first sync of the key's range has not
+ * finished (net/sync.ts).
+ */
+export async function localItem(shards: Shards, sync: Pick<Sync, 'isComplete'>, keyId: string): Promise<KeyItem & { partial?: true }> {
   const [item] = await shards.listItems([keyId]);
   if (!item) throw keyNotHeld(keyId);
-  return item;
+  return sync.isComplete(keyId) ? item : { ...item, partial: true };
 }
 
-export function peerService(dht: Dht, shards: Shards): (req: PeerRequest) => Promise<unknown> {
+export function peerService(dht: Dht, shards: Shards, sync: Sync): (from: PeerLink, req: PeerRequest) => Promise<unknown> {
   const acceptPush = async (key: Key, records: unknown[], tombstones: unknown[]) => {
     await shards.request(key.id, { type: 'republish_key', key });
     const r = records.length ? await shards.request<{ updated: number }>(key.id, { type: 'republish_records', items: records }) : { updated: 0 };
     const t = tombstones.length ? await shards.request<{ updated: number }>(key.id, { type: 'republish_tombstones', items: tombstones }) : { updated: 0 };
     return { updated: r.updated + t.updated };
   };
-  return async (req) => {
+  return async (from, req) => {
     switch (req.method) {
       case 'ping':
         return {};
@@ -39,9 +44,11 @@ export function peerService(dht: Dht, shards: Shards): (req: PeerRequest) => Pro
         await shards.request(req.tombstone.key_id, { type: 'add_tombstone', tombstone: req.tombstone });
         return {};
       case 'get':
-        return localItem(shards, req.key_id);
+        return localItem(shards, sync, req.key_id);
       case 'republish':
         return acceptPush(req.key, req.records, req.tombstones);
+      case 'sync':
+        return sync.respond(from, req.message);
     }
   };
 }

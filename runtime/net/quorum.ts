@@ -30,6 +30,9 @@ export interface FanOut {
  * rest carry on), or too few left to reach `ack` (`quorum_not_reached`, at once), or the deadline (wall
  * clock ms of `timers`). With `settleAll` it waits for every node (or the deadline) and resolves with
  * whatever answered.
+ *
+ * An answer `partial` calls partial (a node that has not finished its first sync) counts towards `ack`
+ * only once no complete answer can come any more: every node has settled, or the deadline passed.
  */
 export function quorum<T>(
   nodes: readonly Neighbour[],
@@ -37,7 +40,7 @@ export function quorum<T>(
   deadline: number,
   call: (n: Neighbour, timeoutMs: number) => Promise<T>,
   timers: Timers,
-  opts: { settleAll?: boolean } = {},
+  opts: { settleAll?: boolean; partial?: (answer: T) => boolean } = {},
 ): Promise<Quorum<T>> {
   return new Promise((resolve, reject) => {
     const answers = new Map<string, T>();
@@ -59,11 +62,12 @@ export function quorum<T>(
       timers.clearTimeout(timer);
       resolve({ acks: answers.size, errors: [...errors], answers: new Map(answers) });
     };
+    let complete = 0;
     const settle = () => {
       if (done) return;
       if (opts.settleAll) {
         if (pending === 0) succeed();
-      } else if (answers.size >= ack) {
+      } else if (complete >= ack || (pending === 0 && answers.size >= ack)) {
         succeed();
       } else if (answers.size + pending < ack) fail();
     };
@@ -73,7 +77,7 @@ export function quorum<T>(
       for (const n of nodes) {
         if (!answered.has(n.peerId)) errors.push({ peer_id: n.peerId, code: 'peer_timeout', message: `${n.peerId} did not answer in time` });
       }
-      if (opts.settleAll) succeed();
+      if (opts.settleAll || answers.size >= ack) succeed();
       else fail();
     }, Math.max(0, deadline - timers.now()));
     for (const n of nodes) {
@@ -87,7 +91,10 @@ export function quorum<T>(
       sent.then(
         (v) => {
           pending--;
-          if (!done) answers.set(n.peerId, v);
+          if (!done) {
+            answers.set(n.peerId, v);
+            if (!opts.partial?.(v)) complete++;
+          }
           settle();
         },
         (e) => {

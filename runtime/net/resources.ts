@@ -22,6 +22,7 @@ import type { Neighbourhoods } from './neighbourhood.js';
 import { localItem } from './peer-service.js';
 import { quorum, type FanOut, type Neighbour, type Quorum } from './quorum.js';
 import type { Transport } from './transport.js';
+import type { Sync } from './sync.js';
 import type { PeerError } from '../../protocols/errors.js';
 
 export interface ResourcesOptions {
@@ -33,7 +34,12 @@ export interface ResourcesOptions {
   /** Checks signatures of client writes and of peers' answers (cached: a record read back costs no verify). */
   verify: SignatureVerifier;
   requestTimeoutMs: number;
+  /** Whether this node's own answers are complete yet (net/sync.ts). */
+  sync: Pick<Sync, 'isComplete'>;
 }
+
+/** One node's answer to a read; `partial` while that node has not finished its first sync (net/sync.ts). */
+type Answer = KeyItem & { partial?: true };
 
 type Acks = Omit<Quorum<unknown>, 'answers'>;
 
@@ -105,12 +111,16 @@ export class Resources {
     return quorum(nodes, f.ack, deadline, (n, ms) => (n.self ? shards.request(keyId, local) : neighbourhoods.send(n, method, params, ms)), neighbourhoods.timers);
   }
 
-  /** A read of the whole neighbourhood; `key_not_found` is not a success (SPEC §9.2). */
-  private async read(keyId: string, f: FanOut): Promise<Quorum<KeyItem>> {
+  /**
+   * A read of the whole neighbourhood; `key_not_found` is not a success (SPEC §9.2), and a partial answer
+   * counts only when no complete one can come.
+   */
+  private async read(keyId: string, f: FanOut): Promise<Quorum<Answer>> {
     const { neighbourhoods } = this.opts;
     const deadline = neighbourhoods.timers.now() + f.timeoutMs;
     const nodes = await neighbourhoods.of(keyId, deadline);
-    return quorum(nodes, f.ack, deadline, (n, ms) => this.fetch(n, keyId, ms), neighbourhoods.timers).catch((e: unknown) => {
+    const partial = (a: Answer) => a.partial === true;
+    return quorum(nodes, f.ack, deadline, (n, ms) => this.fetch(n, keyId, ms), neighbourhoods.timers, { partial }).catch((e: unknown) => {
       if (e instanceof SignpostError && e.data.acks === 0 && failedWith(e, (code) => code === 'key_not_found', { answersOnly: true })) {
         throw new SignpostError('key_not_found', `Key ${keyId} is not held by any node of its neighbourhood that answered`, { errors: e.data.errors });
       }
@@ -118,8 +128,8 @@ export class Resources {
     });
   }
 
-  private async fetch(n: Neighbour, keyId: string, timeoutMs: number): Promise<KeyItem> {
-    if (n.self) return localItem(this.opts.shards, keyId);
+  private async fetch(n: Neighbour, keyId: string, timeoutMs: number): Promise<Answer> {
+    if (n.self) return localItem(this.opts.shards, this.opts.sync, keyId);
     const item = parseKeyContents(await this.opts.neighbourhoods.send(n, 'get', { key_id: keyId }, timeoutMs));
     try {
       return verifyKeyItem(item, keyId, this.opts.verify);

@@ -30,6 +30,17 @@ export interface TransportEvents {
   peer?(peer: PeerLink): void;
   /** A peer was banned for misbehaviour: it should leave the routing table, not be handed out to others. */
   banned?(peerId: string): void;
+  /** One request and its answer were exchanged (or the request timed out: `received` 0), with the bytes of both frames. */
+  traffic?(t: Traffic): void;
+}
+
+/** The frames of one request: `served` when the peer asked and this node answered. */
+export interface Traffic {
+  peerId: string;
+  method: string;
+  served: boolean;
+  sent: number;
+  received: number;
 }
 
 export interface Transport {

@@ -76,6 +76,9 @@ interface Pending {
   resolve(r: unknown): void;
   reject(e: Error): void;
   timer: unknown;
+  method: string;
+  /** Bytes of the request frame. */
+  sent: number;
 }
 
 /** One WebSocket to another node: its actor, the handshake, then request/response both ways. */
@@ -174,9 +177,10 @@ class PeerConnection {
     return new Promise((resolve, reject) => {
       const timer = timers.setTimeout(() => {
         this.pending.delete(id);
+        this.traffic(method, false, frame.length, 0);
         reject(new SignpostError('peer_timeout', `${who} did not answer ${method} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, timer, method, sent: frame.length });
       this.lastActivity = timers.now();
       this.ws.send(frame);
     });
@@ -191,8 +195,16 @@ class PeerConnection {
     this.actor.send({ type: 'ban' });
   }
 
-  private send(f: Frame): void {
-    if (!this.closed && this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeFrame(f), () => this.updateFlow());
+  /** Sends a frame; returns its size (0 when the socket is no longer open). */
+  private send(f: Frame): number {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return 0;
+    const bytes = encodeFrame(f);
+    this.ws.send(bytes, () => this.updateFlow());
+    return bytes.length;
+  }
+
+  private traffic(method: string, served: boolean, sent: number, received: number): void {
+    if (this.remote) this.t.events.traffic?.({ peerId: this.remote.peerId, method, served, sent, received });
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
@@ -208,13 +220,14 @@ class PeerConnection {
     this.heard();
     switch (f.t) {
       case 'req':
-        return this.serve(f.id, f.method, f.params);
+        return this.serve(f.id, f.method, f.params, data.length);
       case 'res':
       case 'err': {
         const p = this.pending.get(f.id);
         if (!p) return; // answered after its timeout
         this.pending.delete(f.id);
         this.t.timers.clearTimeout(p.timer);
+        this.traffic(p.method, false, p.sent, data.length);
         if (f.t === 'res') return p.resolve(f.result);
         const code = (Object.hasOwn(ERROR_CODES, f.code) ? f.code : 'internal_error') as ErrorCode;
         return p.reject(new SignpostError(code, `${this.remote.peerId}: ${f.message}`));
@@ -255,7 +268,8 @@ class PeerConnection {
       this.theirHello = f;
       if (f.observed) t.noteObserved(f.observed, f.peer_id);
       const signature = t.identity.sign(p2pAuthDigest(f.nonce, f.peer_id, t.identity.peerId));
-      return this.send({ t: 'auth', version: this.version, signature });
+      this.send({ t: 'auth', version: this.version, signature });
+      return;
     }
     if (f.t === 'auth' && this.theirHello) {
       const them = this.theirHello.peer_id;
@@ -272,19 +286,19 @@ class PeerConnection {
     this.refuse(CLOSE.handshakeFailed, `unexpected ${f.t} during the handshake`);
   }
 
-  private serve(id: number, method: string, params: unknown): void {
+  private serve(id: number, method: string, params: unknown, size: number): void {
     let req;
     try {
       req = parsePeerRequest(method, params);
     } catch (e) {
-      this.answerError(id, e);
+      this.traffic(method, true, this.answerError(id, e), size);
       return this.violation(`${method}: ${(e as Error).message}`);
     }
     this.servingCount++;
     this.updateFlow();
     this.t.handle(this.remote!, req).then(
-      (result) => this.send({ t: 'res', id, result: result ?? {} }),
-      (e) => this.answerError(id, e),
+      (result) => this.traffic(method, true, this.send({ t: 'res', id, result: result ?? {} }), size),
+      (e) => this.traffic(method, true, this.answerError(id, e), size),
     ).finally(() => {
       this.servingCount--;
       this.lastActivity = this.t.timers.now();
@@ -292,9 +306,9 @@ class PeerConnection {
     });
   }
 
-  private answerError(id: number, e: unknown): void {
+  private answerError(id: number, e: unknown): number {
     if (!(e instanceof SignpostError)) this.t.opts.log.error('peer request failed', { peer: this.remote?.peerId, error: e instanceof Error ? e.stack : String(e) });
-    this.send(errorFrame(id, e));
+    return this.send(errorFrame(id, e));
   }
 
   /** Stops reading while too much is in flight or unsent, so a greedy peer is slowed by TCP, not buffered. */

@@ -30,6 +30,7 @@ import { Dht } from '../net/dht.js';
 import { Neighbourhoods } from '../net/neighbourhood.js';
 import { peerService } from '../net/peer-service.js';
 import { Resources } from '../net/resources.js';
+import { Sync } from '../net/sync.js';
 import type { Transport } from '../net/transport.js';
 import { Upkeep } from '../net/upkeep.js';
 import { createDispatcher } from '../rpc/dispatcher.js';
@@ -67,6 +68,7 @@ export interface SignpostNode {
   dht: Dht;
   bootstrap: Bootstrap;
   resources: Resources;
+  sync: Sync;
   subscriptions: Subscriptions;
   actors: NodeActors;
   inspector: Inspector;
@@ -120,11 +122,24 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
     let bootstrap: Bootstrap | null = null;
     const dht = new Dht({ ...running, self: identity, transport, random, k: config.k, alpha: config.alpha, onEmptied: () => bootstrap?.tableEmptied() });
     opened.push({ close: () => dht.close() });
-    const serve = peerService(dht, shards);
-    transport.serve((_from, req) => serve(req));
-    transport.on({ peer: (peer) => dht.seen(peer), banned: (peerId) => dht.failed(peerId) });
+    const sync = new Sync({
+      ...running,
+      enabled: config.sync_interval > 0,
+      dht,
+      transport,
+      shards,
+      ruleContext,
+      k: config.k,
+      maxFrameBytes: config.max_frame_bytes,
+      joined: () => bootstrap?.joined ?? false,
+    });
+    const serve = peerService(dht, shards, sync);
+    transport.serve(serve);
+    transport.on({ peer: (peer) => dht.seen(peer), banned: (peerId) => dht.failed(peerId), traffic: (t) => sync.traffic(t) });
     opened.push(transport);
-    bootstrap = new Bootstrap({ ...running, urls: config.bootstrap, ownAddresses: parts.addresses, dht, transport });
+    let scheduler: Scheduler | null = null;
+    // Once joined (at start, and after a rejoin), a node catches up with its neighbours at once.
+    bootstrap = new Bootstrap({ ...running, urls: config.bootstrap, ownAddresses: parts.addresses, dht, transport, onJoined: () => void scheduler?.trigger('sync') });
     const joining = bootstrap;
     opened.push({ close: () => joining.stop() });
     const neighbourhoods = new Neighbourhoods(dht, transport, clock.wall);
@@ -136,15 +151,17 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
       ruleContext,
       verify: cachedVerifier(verify),
       requestTimeoutMs: config.request_timeout_ms,
+      sync,
     });
     const upkeep = new Upkeep({ peerId: identity.peerId, shards, neighbourhoods, requestTimeoutMs: config.request_timeout_ms });
     subscriptions = new Subscriptions({ view: (id) => resources.view(id), timers: clock.wall, random, log });
     const subs = subscriptions;
     opened.push({ close: () => subs.close() });
 
-    const scheduler = new Scheduler({
+    const jobs = new Scheduler({
       clock,
       store,
+      random,
       log,
       onInspect,
       onRun: metrics.jobRun,
@@ -165,16 +182,19 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
           // Stale keys go with their records and tombstones to the key's current neighbourhood (SPEC §5).
           work: { evict: () => shards.evictStale(), push: ({ items }) => upkeep.push(items) },
         },
+        // Each neighbour in turn compares what both hold and exchanges only what differs (net/sync.ts).
+        ...(config.sync_interval > 0 ? [{ kind: 'sync' as const, interval: config.sync_interval, jitter: 0.1, work: { round: ({ at }: { at: number }) => sync.round(at) } }] : []),
       ],
     });
-    opened.push({ close: () => scheduler.stop() });
+    scheduler = jobs;
+    opened.push({ close: () => jobs.stop() });
 
-    const others: ActorSource[] = [scheduler, bootstrap, dht, ...(parts.transportActors ? [parts.transportActors] : [])];
+    const others: ActorSource[] = [jobs, bootstrap, dht, sync, ...(parts.transportActors ? [parts.transportActors] : [])];
     const actors = new NodeActors([...others, shards]);
     const inspect = new Inspector({ now: () => clock.now(), actors: () => actors.list(), setInspecting: (on) => actors.setInspecting(on) });
     inspector = inspect;
     opened.push(inspect);
-    metrics.collectFrom({ shards, store, others, dht, transport });
+    metrics.collectFrom({ shards, store, others, dht, transport, sync });
 
     const dispatcher = metrics.instrument(
       createDispatcher({
@@ -185,7 +205,7 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
         clock,
         store,
         shards,
-        jobs: scheduler,
+        jobs,
         actors,
         dht,
         resources,
@@ -206,10 +226,11 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
       clock,
       store,
       shards,
-      scheduler,
+      scheduler: jobs,
       dht,
       bootstrap: joining,
       resources,
+      sync,
       subscriptions,
       actors,
       inspector: inspect,
@@ -220,8 +241,8 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
         return (await dispatcher.call(method, params, anonymous)) as T;
       },
       async start() {
-        await scheduler.start();
-        bootstrap.start();
+        await jobs.start();
+        joining.start();
       },
       stop() {
         stopping ??= closeAll().then(() => store.close());

@@ -12,6 +12,7 @@ import type { JobKind } from '../../actors/job.js';
 import type { Dht } from '../net/dht.js';
 import type { Transport } from '../net/transport.js';
 import type { ActorSource } from '../inspect/actor-view.js';
+import type { Sync } from '../net/sync.js';
 
 export function nodeMetrics() {
   const registry = new MetricsRegistry();
@@ -30,6 +31,9 @@ export function nodeMetrics() {
   const connections = registry.add(new Gauge('signpost_peer_connections', 'Authenticated node-to-node connections open'));
   const lookups = registry.add(new Gauge('signpost_lookups_total', 'Iterative lookups finished, by outcome', 'counter'));
   const hops = registry.add(new Gauge('signpost_lookup_hops_total', 'Sum over finished lookups of their hop count (divide by signpost_lookups_total for the mean)', 'counter'));
+  const syncSessions = registry.add(new Gauge('signpost_sync_sessions_total', 'Sync sessions this node started, by outcome (equal: nothing differed; done: differences exchanged; busy: the neighbour refused)', 'counter'));
+  const syncBytes = registry.add(new Gauge('signpost_sync_bytes_total', 'Bytes of sync frames, both roles, entry bodies included, by direction', 'counter'));
+  const syncEntries = registry.add(new Gauge('signpost_sync_entries_total', 'Entries sync sent to neighbours and received from them, by direction', 'counter'));
 
   return {
     registry,
@@ -57,7 +61,7 @@ export function nodeMetrics() {
       jobDuration.observe(ms / 1000, { job: kind });
     },
     /** `others`: every actor source but the shards (their actors are counted without listing them). */
-    collectFrom({ shards, store, others, dht, transport }: { shards: Shards; store: Store; others: ActorSource[]; dht: Dht; transport: Transport }): void {
+    collectFrom({ shards, store, others, dht, transport, sync }: { shards: Shards; store: Store; others: ActorSource[]; dht: Dht; transport: Transport; sync: Sync }): void {
       registry.collect(async () => {
         const s = await shards.stats();
         const byKind = new Map<string, number>([['resource', s.live]]);
@@ -77,6 +81,10 @@ export function nodeMetrics() {
           { labels: { outcome: 'timed_out' }, value: dht.stats.timedOut },
         ]);
         hops.set([{ value: dht.stats.hops }]);
+        const c = sync.counters;
+        syncSessions.set(Object.entries(c.sessions).map(([outcome, value]) => ({ labels: { outcome }, value })));
+        syncBytes.set(Object.entries(c.bytes).map(([direction, value]) => ({ labels: { direction }, value })));
+        syncEntries.set(Object.entries(c.entries).map(([direction, value]) => ({ labels: { direction }, value })));
       });
     },
   };

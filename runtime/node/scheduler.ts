@@ -16,6 +16,8 @@ import { JOB_ORDER, type JobContext, type JobInput, type JobKind } from '../../a
 import { gcMachine, gcMachineWith, type GcWork } from '../../actors/gc.js';
 import { renewMachine, renewMachineWith, type RenewWork } from '../../actors/renew.js';
 import { republishMachine, republishMachineWith, type RepublishWork } from '../../actors/republish.js';
+import { syncJobMachine, syncJobMachineWith, type SyncJobWork } from '../../actors/sync-job.js';
+import type { Random } from '../../protocols/random.js';
 import { InspectionTracker, machineJson, type ActorDetail, type ActorEvent, type ActorSource, type ActorSummary } from '../inspect/actor-view.js';
 import type { Clock, ManualClock } from '../base/clock.js';
 import type { Store } from '../store/store.js';
@@ -25,9 +27,10 @@ import type { Logger } from '../base/log.js';
 export type JobSpec =
   | { kind: 'renew'; interval: number; work: RenewWork }
   | { kind: 'gc'; interval: number; work: GcWork }
-  | { kind: 'republish'; interval: number; work: RepublishWork };
+  | { kind: 'republish'; interval: number; work: RepublishWork }
+  | { kind: 'sync'; interval: number; jitter: number; work: SyncJobWork };
 
-type JobActor = Actor<typeof renewMachine> | Actor<typeof gcMachine> | Actor<typeof republishMachine>;
+type JobActor = Actor<typeof renewMachine> | Actor<typeof gcMachine> | Actor<typeof republishMachine> | Actor<typeof syncJobMachine>;
 
 export interface JobRunObserver {
   (kind: JobKind, durationMs: number, ok: boolean): void;
@@ -36,6 +39,8 @@ export interface JobRunObserver {
 export interface SchedulerOptions {
   clock: Clock;
   store: Store;
+  /** Draws the jitter of jobs that have one. */
+  random: Random;
   jobs: JobSpec[];
   log: Logger;
   onRun?: JobRunObserver;
@@ -45,13 +50,15 @@ export interface SchedulerOptions {
 interface Job {
   kind: JobKind;
   interval: number;
+  /** Fraction of the interval a due time may move either way (system clock only). */
+  jitter: number;
   due: number;
   machine: unknown;
   actor: JobActor;
   startedAt: number;
 }
 
-const MACHINES = { renew: machineJson(renewMachine), gc: machineJson(gcMachine), republish: machineJson(republishMachine) };
+const MACHINES = { renew: machineJson(renewMachine), gc: machineJson(gcMachine), republish: machineJson(republishMachine), sync: machineJson(syncJobMachine) };
 
 export const JOB_ACTOR_PREFIX = 'job:';
 const lastRunMeta = (kind: JobKind) => `job_last_run:${kind}`;
@@ -75,7 +82,8 @@ export class Scheduler implements ActorSource {
       .sort((a, b) => JOB_ORDER.indexOf(a.kind) - JOB_ORDER.indexOf(b.kind))
       .map((spec) => {
         const last = opts.store.getMeta<number>(lastRunMeta(spec.kind));
-        const due = (last === undefined ? now : Math.min(last, now)) + spec.interval;
+        const jitter = spec.kind === 'sync' ? spec.jitter : 0;
+        const due = this.after(last === undefined ? now : Math.min(last, now), spec.interval, jitter);
         const id = JOB_ACTOR_PREFIX + spec.kind;
         const options = { id, input: { interval: spec.interval, nextDueAt: due, lastRunAt: last ?? null } satisfies JobInput, inspect: this.inspection.inspector(id, spec.kind) };
         const actor: JobActor =
@@ -83,9 +91,11 @@ export class Scheduler implements ActorSource {
             ? createActor(renewMachineWith(spec.work), options)
             : spec.kind === 'gc'
               ? createActor(gcMachineWith(spec.work), options)
-              : createActor(republishMachineWith(spec.work), options);
+              : spec.kind === 'republish'
+                ? createActor(republishMachineWith(spec.work), options)
+                : createActor(syncJobMachineWith(spec.work), options);
         actor.start();
-        return { kind: spec.kind, interval: spec.interval, due, machine: MACHINES[spec.kind], actor, startedAt: now };
+        return { kind: spec.kind, interval: spec.interval, jitter, due, machine: MACHINES[spec.kind], actor, startedAt: now };
       });
   }
 
@@ -131,6 +141,21 @@ export class Scheduler implements ActorSource {
     });
   }
 
+  /** Runs job `kind` now, outside its schedule (it is next due an interval from now); no-op for a job not scheduled. */
+  trigger(kind: JobKind): Promise<void> {
+    return this.serially(async () => {
+      const job = this.jobs.find((j) => j.kind === kind);
+      if (job && !this.stopped) await this.run(job, this.opts.clock.now());
+    });
+  }
+
+  /** The due time one interval after `at`: jittered under the system clock, exact under the manual one. */
+  private after(at: number, interval: number, jitter: number): number {
+    if (jitter === 0 || this.opts.clock.kind !== 'system') return at + interval;
+    const u = this.opts.random.bytes(4).reduce((n, b) => n * 256 + b, 0) / 2 ** 32;
+    return at + Math.max(1, Math.round(interval * (1 + jitter * (2 * u - 1))));
+  }
+
   private manual(): ManualClock {
     if (this.opts.clock.kind !== 'manual') throw new SignpostError('invalid_params', 'the node clock is the system clock');
     return this.opts.clock as ManualClock;
@@ -155,7 +180,7 @@ export class Scheduler implements ActorSource {
   private async run(job: Job, at: number): Promise<void> {
     const actor = job.actor;
     const before = actor.getSnapshot().context.runs;
-    job.due = at + job.interval;
+    job.due = this.after(at, job.interval, job.jitter);
     const wall = this.opts.clock.wall;
     const started = wall.now();
     const finished = waitFor(actor, (s) => s.context.runs > before && s.value === 'waiting', { timeout: Infinity });

@@ -9,7 +9,9 @@ import type { ClearCounts, KeyItem } from '../../protocols/registry.js';
 import type { RuleConfig } from '../../protocols/types.js';
 import type { ResourceRequest } from '../../actors/resource.js';
 import type { ActorDetail, ActorEvent, ActorSummary } from '../inspect/actor-view.js';
-import type { RenewResult, ShardStats } from './shard.js';
+import type { FoundItem, Intervals, RenewResult, ShardStats } from './shard.js';
+import type { Summary } from '../../protocols/sync/summary.js';
+import type { Symbols } from '../../protocols/sync/riblt.js';
 
 /** A request that can cross a thread boundary (renewal carries the signer, so it starts in the worker). */
 export type ShardRequest = Exclude<ResourceRequest, { type: 'renew' }>;
@@ -44,6 +46,12 @@ export interface ShardWorkerApi {
   evictStale(now: number): KeyItem[];
   clearExpired(now: number): Promise<ClearCounts>;
   renew(now: number): Promise<RenewResult>;
+  syncSummary(now: number, at: number, range: Intervals): Summary;
+  /** A Symbols block's fields (the class does not survive structured clone). */
+  syncSymbols(now: number, at: number, range: Intervals, from: number, to: number): Symbols;
+  syncTimeBins(now: number, at: number, range: Intervals): Summary[];
+  syncIds(now: number, at: number, range: Intervals, after: Uint8Array | null, limit: number, since: number | null): Uint8Array[];
+  syncEntries(prefixes: Uint8Array[]): FoundItem[];
   actors(): ActorSummary[];
   /** null when the actor is not live here. */
   actor(id: string): ActorDetail | null;

@@ -16,6 +16,20 @@ import type { Timers } from '../base/clock.js';
 import type { Store, StoreWrite } from './store.js';
 import type { Entry } from '../../protocols/types.js';
 import { InspectionTracker, machineJson, type ActorDetail, type ActorEvent, type ActorSummary } from '../inspect/actor-view.js';
+import { SyncIndex } from '../../protocols/sync/sync-index.js';
+import { BucketSet } from '../../protocols/sync/range.js';
+import type { Symbols } from '../../protocols/sync/riblt.js';
+import type { Summary } from '../../protocols/sync/summary.js';
+import type { SyncEntry } from '../../protocols/sync/messages.js';
+
+/** A range as it crosses threads: `[start, end)` bucket intervals. */
+export type Intervals = [number, number][];
+
+/** An item found by its id prefix: its full id and its entry. */
+export interface FoundItem {
+  id: Uint8Array;
+  entry: SyncEntry;
+}
 
 /** What one renew run did: keys visited, host records re-signed, and the keys that had any (to re-publish). */
 export interface RenewResult {
@@ -75,6 +89,8 @@ export class ResourceShard {
   private sweepTimer: unknown = null;
   private readonly owns: (keyId: string) => boolean;
   private readonly inspection: InspectionTracker | null;
+  /** What sync compares, built on the first sync query and kept up to date by every write after it. */
+  private syncIndex: SyncIndex | null = null;
   activations = 0;
   passivations = 0;
 
@@ -149,6 +165,7 @@ export class ResourceShard {
   }
 
   private async persist(live: LiveActor, keyId: string, changes: Changes, next: ResourceState): Promise<void> {
+    this.syncIndex?.update(keyId, next);
     live.pending++;
     const write = this.opts.store.write(toStoreWrites(keyId, changes, next, this.opts.ruleContext()));
     live.durable = Promise.all([live.durable, write.then(ignore, ignore)]).then(ignore);
@@ -212,6 +229,61 @@ export class ResourceShard {
     const sign = this.opts.sign;
     const results = await Promise.all(ids.map((id) => this.request<{ renewed: number }>(id, { type: 'renew', sign })));
     return { keys: ids.length, renewed: results.reduce((n, r) => n + r.renewed, 0), key_ids: ids.filter((_, i) => results[i].renewed > 0) };
+  }
+
+  // ---- sync (protocols/sync): every query first moves the index's horizon to `at` ----
+
+  /**
+   * The index, built from every resource this shard owns (a live actor's state where one is live, so a
+   * write not yet committed is in it too). Built synchronously: no write can slip in between.
+   */
+  private index(at: number): SyncIndex {
+    let index = this.syncIndex;
+    if (!index) {
+      index = new SyncIndex(this.opts.ruleContext().cfg);
+      const ids = new Set(this.live.keys());
+      for (let page = this.opts.store.listKeyIds(null, 1000); page.length > 0; page = this.opts.store.listKeyIds(page[page.length - 1], 1000)) {
+        for (const id of page) ids.add(id);
+      }
+      for (const id of ids) if (this.owns(id)) index.update(id, this.peek(id));
+      this.syncIndex = index;
+    }
+    index.advance(at);
+    return index;
+  }
+
+  syncSummary(at: number, range: Intervals): Summary {
+    return this.index(at).summary(BucketSet.fromIntervals(range));
+  }
+
+  syncSymbols(at: number, range: Intervals, from: number, to: number): Symbols {
+    return this.index(at).symbols(BucketSet.fromIntervals(range), from, to);
+  }
+
+  syncTimeBins(at: number, range: Intervals): Summary[] {
+    return this.index(at).timeBins(BucketSet.fromIntervals(range), at);
+  }
+
+  syncIds(at: number, range: Intervals, after: Uint8Array | null, limit: number, since: number | null): Uint8Array[] {
+    return this.index(at).ids(BucketSet.fromIntervals(range), after, limit, since);
+  }
+
+  /** The entries of the items whose ids start with `prefixes`, where this shard holds them. */
+  syncEntries(prefixes: Uint8Array[]): FoundItem[] {
+    const index = this.syncIndex;
+    if (!index) return [];
+    const out: FoundItem[] = [];
+    for (const place of prefixes.flatMap((p) => index.locate(p))) {
+      const state = this.peek(place.keyId);
+      if (!state.stored) continue;
+      if (place.slot === null) {
+        out.push({ id: place.id, entry: { kind: 'key', key: state.stored.key } });
+        continue;
+      }
+      const e = state.entries.get(place.slot);
+      if (e) out.push({ id: place.id, entry: e.kind === 'record' ? { kind: 'record', record: e.record } : { kind: 'tombstone', tombstone: e.tombstone } });
+    }
+    return out;
   }
 
   actors(): ActorSummary[] {

@@ -15,9 +15,11 @@ import type { Identity } from '../../protocols/identity.js';
 import type { SignatureVerifier } from '../../protocols/signed.js';
 import type { Timers } from '../base/clock.js';
 import { resourceIdBytes } from '../../protocols/objects.js';
-import { compareUtf8 } from '../../protocols/encoding.js';
+import { compareBytes, compareUtf8 } from '../../protocols/encoding.js';
 import { sumClearCounts, type ClearCounts, type KeyItem, type RuleContext } from '../../protocols/registry.js';
-import { RESOURCE_ACTOR_PREFIX, ResourceShard, type RenewResult, type ShardStats } from './shard.js';
+import { RESOURCE_ACTOR_PREFIX, ResourceShard, type FoundItem, type Intervals, type RenewResult, type ShardStats } from './shard.js';
+import { mergeSummary, emptySummary, type Summary } from '../../protocols/sync/summary.js';
+import { Symbols } from '../../protocols/sync/riblt.js';
 import { startWorker, type WorkerHandle } from './worker-host.js';
 import { shardOf, type FromShard, type ShardRequest, type ShardWorkerApi, type ToShard } from './shard-protocol.js';
 import type { Store } from './store.js';
@@ -40,6 +42,16 @@ export interface Shards extends ActorSource {
   evictStale(): Promise<KeyItem[]>;
   clearExpired(): Promise<ClearCounts>;
   renew(): Promise<RenewResult>;
+  /** Sync (protocols/sync): the summary of `range` as it was live at node-clock `at`. */
+  syncSummary(at: number, range: Intervals): Promise<Summary>;
+  /** Coded symbols `from..to−1` of `range`. */
+  syncSymbols(at: number, range: Intervals, from: number, to: number): Promise<Symbols>;
+  /** The summaries of `range` cut by time (protocols/sync/summary.ts suffixes). */
+  syncTimeBins(at: number, range: Intervals): Promise<Summary[]>;
+  /** The ids of `range` written at or after `since` (null: all), sorted, greater than `after`, at most `limit`. */
+  syncIds(at: number, range: Intervals, after: Uint8Array | null, limit: number, since: number | null): Promise<Uint8Array[]>;
+  /** The entries of the items whose ids start with `prefixes` (those held). */
+  syncEntries(prefixes: Uint8Array[]): Promise<FoundItem[]>;
   actors(): Promise<ActorSummary[]>;
   actor(id: string): Promise<ActorDetail | null>;
   stats(): Promise<ShardsStats>;
@@ -122,6 +134,21 @@ class LocalShards implements Shards {
   }
   renew() {
     return this.shard.renew();
+  }
+  async syncSummary(at: number, range: Intervals) {
+    return this.shard.syncSummary(at, range);
+  }
+  async syncSymbols(at: number, range: Intervals, from: number, to: number) {
+    return this.shard.syncSymbols(at, range, from, to);
+  }
+  async syncTimeBins(at: number, range: Intervals) {
+    return this.shard.syncTimeBins(at, range);
+  }
+  async syncIds(at: number, range: Intervals, after: Uint8Array | null, limit: number, since: number | null) {
+    return this.shard.syncIds(at, range, after, limit, since);
+  }
+  async syncEntries(prefixes: Uint8Array[]) {
+    return this.shard.syncEntries(prefixes);
   }
   async actors() {
     return this.shard.actors();
@@ -334,6 +361,36 @@ class WorkerShards implements Shards {
     const now = this.opts.ruleContext().now;
     const parts = await this.all((api) => api.renew(now));
     return { keys: parts.reduce((n, p) => n + p.keys, 0), renewed: parts.reduce((n, p) => n + p.renewed, 0), key_ids: parts.flatMap((p) => p.key_ids) };
+  }
+
+  async syncSummary(at: number, range: Intervals): Promise<Summary> {
+    const now = this.opts.ruleContext().now;
+    const total = emptySummary();
+    for (const part of await this.all((api) => api.syncSummary(now, at, range))) mergeSummary(total, part);
+    return total;
+  }
+
+  async syncSymbols(at: number, range: Intervals, from: number, to: number): Promise<Symbols> {
+    const now = this.opts.ruleContext().now;
+    const total = new Symbols(from, to);
+    for (const part of await this.all((api) => api.syncSymbols(now, at, range, from, to))) total.merge(Symbols.restore(part));
+    return total;
+  }
+
+  async syncTimeBins(at: number, range: Intervals): Promise<Summary[]> {
+    const now = this.opts.ruleContext().now;
+    const parts = await this.all((api) => api.syncTimeBins(now, at, range));
+    return parts.reduce((total, bins) => (bins.forEach((b, j) => mergeSummary(total[j], b)), total), parts[0].map(() => emptySummary()));
+  }
+
+  async syncIds(at: number, range: Intervals, after: Uint8Array | null, limit: number, since: number | null): Promise<Uint8Array[]> {
+    const now = this.opts.ruleContext().now;
+    const parts = await this.all((api) => api.syncIds(now, at, range, after, limit, since));
+    return parts.flat().sort(compareBytes).slice(0, limit);
+  }
+
+  async syncEntries(prefixes: Uint8Array[]): Promise<FoundItem[]> {
+    return (await this.all((api) => api.syncEntries(prefixes))).flat();
   }
 
   async actors(): Promise<ActorSummary[]> {

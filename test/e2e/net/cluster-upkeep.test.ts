@@ -20,7 +20,8 @@ import type { Key, Record as ProviderRecord, Tombstone } from '../../../protocol
 
 const NODES = 6;
 const K = 3;
-const NODE_ENV = { k: K, workers: 0 };
+// Sync off: this proves the republish alone brings a joiner what it should hold (net/sync.ts catches it up at once).
+const NODE_ENV = { k: K, workers: 0, sync_interval: 0 };
 
 describe(`a node joining ${NODES} others (k = ${K}) after registration`, () => {
   let nodes: ClusterNode[] = [];

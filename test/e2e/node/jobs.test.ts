@@ -260,14 +260,15 @@ describe('advance_time steps through every due time; set_time jumps', () => {
   });
 });
 
-describe('jobs due at the same instant run in the order renew, gc, republish', () => {
+describe('jobs due at the same instant run in the order renew, gc, republish, sync', () => {
   const { identity: node, file } = identityFile();
   const owner = peer(101);
-  const running = useNodeProcess({ args: ['--identity', file], env: { clock_start: T0, renew_interval: HOUR, gc_interval: HOUR, replicate_interval: HOUR } });
+  const running = useNodeProcess({ args: ['--identity', file], env: { clock_start: T0, renew_interval: HOUR, gc_interval: HOUR, replicate_interval: HOUR, sync_interval: HOUR } });
 
   it('one after the other, never overlapping, in that order (inspection stream); republish sees what gc removed', async () => {
     const rpc = running.rpc;
-    for (const name of ['renew', 'gc', 'republish'] as const) expect((await jobView(rpc, name)).nextDueAt).toBe(T0 + HOUR);
+    // sync also ran once at start, when the node (alone) had joined: it too is due an interval later
+    for (const name of ['renew', 'gc', 'republish', 'sync'] as const) expect((await jobView(rpc, name)).nextDueAt).toBe(T0 + HOUR);
     // a host record (so renew has work to do), a key that expires at T0 + 1 h and one that stays; none published
     const hostKey = key(owner, 'order-host', T0);
     const doomed = key(owner, 'order-doomed', T0 + HOUR - EXPIRED);
@@ -280,7 +281,7 @@ describe('jobs due at the same instant run in the order renew, gc, republish', (
       await watch.first();
       await advance(rpc, HOUR);
       const jobSteps = () => watch.events().filter((e) => e.id.startsWith('job:')).map((e) => `${e.id} ${String(e.state_after)}`);
-      await watch.until(() => jobSteps().includes('job:republish waiting'), 'republish back to waiting', 2000);
+      await watch.until(() => jobSteps().includes('job:sync waiting'), 'sync back to waiting', 2000);
       expect(jobSteps()).toEqual([
         'job:renew renewing',
         'job:renew publishing',
@@ -290,6 +291,8 @@ describe('jobs due at the same instant run in the order renew, gc, republish', (
         'job:republish evicting',
         'job:republish pushing',
         'job:republish waiting',
+        'job:sync syncing',
+        'job:sync waiting',
       ]);
     } finally {
       watch.ws.close();
