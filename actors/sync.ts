@@ -85,6 +85,8 @@ export interface SyncSessionOutput extends Traffic {
   outcome: SyncOutcome;
   range: string | null;
   estimate: number | null;
+  /** How the difference was found: decoded from symbols, or by listing ids (null: nothing differed). */
+  method: ReconcileOutput['method'] | null;
   ours: number;
   theirs: number;
   pushed: number;
@@ -109,6 +111,7 @@ function outputOf(c: SyncSessionContext, outcome: SyncOutcome): SyncSessionOutpu
     outcome,
     range: c.range,
     estimate: c.estimate,
+    method: c.reconciled?.method ?? null,
     ours: c.reconciled?.ours ?? 0,
     theirs: c.reconciled?.theirs ?? 0,
     pushed: c.fetched?.pushed ?? 0,

@@ -6,6 +6,7 @@ import { Rpc, RpcError, followInspect, nodeSocketUrl } from './connection.js';
 import { ActorList, ActorStore } from './actor-list.js';
 import { StateChart, eventLabel, noteChange } from './statechart.js';
 import { resourceView } from './resource-view.js';
+import { syncView } from './sync-view.js';
 import { formatDuration, formatInstant, h, jsonView, shortId, stateText } from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -234,6 +235,10 @@ async function loadDetail() {
   $('detail-state').textContent = stateText(detail.state);
   markLive(true);
   $('detail-context').replaceChildren(jsonView(detail.context));
+  if (id === 'job:sync') {
+    $('resource-view').hidden = false;
+    $('resource-view').replaceChildren(syncView({ detail }));
+  }
   await chart.show(detail.machine, detail.state, detail.kind);
 }
 

@@ -51,6 +51,8 @@ export class InitiatedSession {
   private coded: CodedMsg | null = null;
   private estimate = 0;
   private ours: Uint8Array[] = [];
+  /** Our entries of `ours`, when reconciling already read them. */
+  private push: SyncEntry[] | null = null;
   private theirs: Uint8Array[] = [];
   private received: SyncEntry[] = [];
   /** Entries sent and received, for the node's counters, and their bytes as they travel (what the bench compares with). */
@@ -142,9 +144,16 @@ export class InitiatedSession {
       block = answer.symbols;
     }
     if (decoder.decoded()) {
-      this.ours = decoder.localOnly;
-      this.theirs = decoder.remoteOnly;
-      return { ours: this.ours.length, theirs: this.theirs.length, method: 'symbols', symbols: decoder.received };
+      // What decoded as ours must be ours: a stream that decodes to ids this node does not hold was not
+      // the neighbour's set (garbage, or a bug); then the listing decides.
+      const found = await this.parts.shards.syncEntries(decoder.localOnly);
+      const held = new Set(found.map((f) => prefixHex(f.id)));
+      if (decoder.localOnly.every((id) => held.has(prefixHex(id)))) {
+        this.ours = decoder.localOnly;
+        this.push = found.map((f) => f.entry);
+        this.theirs = decoder.remoteOnly;
+        return { ours: this.ours.length, theirs: this.theirs.length, method: 'symbols', symbols: decoder.received };
+      }
     }
     // The symbols did not decode (garbage, or more differences than the cap allows): list them all.
     await this.listing(null, own.count + coded.count);
@@ -173,7 +182,7 @@ export class InitiatedSession {
   }
 
   async fetch(): Promise<FetchOutput> {
-    const push = (await this.parts.shards.syncEntries(this.ours)).map((f) => f.entry);
+    const push = this.push ?? (await this.parts.shards.syncEntries(this.ours)).map((f) => f.entry);
     const wanted = new Set(this.theirs.map(prefixHex));
     let wants = [...this.theirs];
     const out: FetchOutput = { pushed: 0, accepted: 0, refused: 0, received: 0 };

@@ -260,6 +260,28 @@ describe('the page at / (chromium)', () => {
     await page.screenshot({ path: `${ARTIFACTS}visualiser-job.png` });
   });
 
+  it('the sync job shows its last sessions with its neighbours', async () => {
+    const { now } = await rpc.call<{ now: number }>('node.info');
+    const neighbour = await startNodeProcess({ env: { clock_start: now, bootstrap: node.rpcUrl.replace(/\/rpc$/, '') } });
+    try {
+      await expect.poll(async () => (await rpc.call<unknown[]>('node.peers')).length, { timeout: 10_000 }).toBe(1);
+      // Both clocks move together (a session compares the same instant on both sides).
+      const other = await neighbour.client();
+      await other.call('debug.advance_time', { seconds: 60 });
+      await rpc.call('debug.advance_time', { seconds: 60 });
+      await page.click(row('job:sync'));
+      await page.waitForSelector('.sync table tbody tr');
+      const first = await page.$eval('.sync table tbody tr', (tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent));
+      expect(first[1]).toBe(`${neighbour.peerId.slice(0, 6)}…${neighbour.peerId.slice(-6)}`);
+      expect(first[2]).toBe('equal');
+      expect(first[3]).toBe('0-1023');
+      expect(await page.textContent('.sync')).toContain('1 neighbours');
+      await page.screenshot({ path: `${ARTIFACTS}visualiser-sync.png` });
+    } finally {
+      expect(await neighbour.stop()).toBe(0);
+    }
+  });
+
   it('keeps the actor list windowed and filterable with 10 000 actors', async () => {
     // 10 000 reads of keys nobody registered: each activates an `empty` resource actor (cheap: no signing, no writes).
     const ids = Array.from({ length: 10_000 }, (_, i) => resourceId(`load-${i}`, peer(9).peerId));

@@ -4,7 +4,7 @@
  */
 import type { RpcClient } from '../../runtime/client/rpc-client.js';
 
-export type JobName = 'renew' | 'gc' | 'republish';
+export type JobName = 'renew' | 'gc' | 'republish' | 'sync';
 
 /** One run as a job's context lists it (README: `{at, result}` or `{at, error}`). */
 export interface JobRun {

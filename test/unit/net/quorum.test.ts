@@ -12,7 +12,7 @@ import { systemTimers } from '../../../runtime/base/clock.js';
 import { quorum as fanOut, type Neighbour, type Quorum } from '../../../runtime/net/quorum.js';
 
 /** The fan-out on the process's own timers (deadlines are wall-clock milliseconds of `systemTimers`). */
-const quorum = <T>(nodes: Neighbour[], ack: number, deadline: number, call: (n: Neighbour, ms: number) => Promise<T>, opts?: { settleAll?: boolean }) =>
+const quorum = <T>(nodes: Neighbour[], ack: number, deadline: number, call: (n: Neighbour, ms: number) => Promise<T>, opts?: { settleAll?: boolean; partial?: (answer: T) => boolean }) =>
   fanOut(nodes, ack, deadline, call, systemTimers, opts);
 
 interface Deferred<T> {
@@ -287,5 +287,44 @@ describe('quorum', () => {
     const r = await quorum(ns, 2, soon(), call);
     expect(asked).toEqual(['node-0', 'node-1', 'node-2']);
     expect(r.acks).toBe(2);
+  });
+
+  describe('partial answers (a node that has not finished its first sync)', () => {
+    const partial = (a: string) => a.startsWith('partial');
+
+    it('count only once no complete answer can come: a complete one later wins the ack', async () => {
+      const ns = nodes(3);
+      const answers = ns.map(() => deferred<string>());
+      const q = quorum(ns, 1, soon(), (n) => answers[ns.indexOf(n)].promise, { partial });
+      answers[0].resolve('partial-0');
+      expect((await state(q)).status).toBe('pending');
+      answers[1].resolve('answer-1');
+      const r = await q;
+      expect(r.acks).toBe(2);
+      expect([...r.answers.keys()]).toEqual(['node-0', 'node-1']);
+      answers[2].resolve('answer-2');
+    });
+
+    it('count when every node has answered and too few answers are complete', async () => {
+      const ns = nodes(2);
+      const answers = ns.map(() => deferred<string>());
+      const q = quorum(ns, 1, soon(), (n) => answers[ns.indexOf(n)].promise, { partial });
+      answers[0].resolve('partial-0');
+      answers[1].reject(new SignpostError('key_not_found', 'no key on node-1'));
+      const r = await q;
+      expect(r.acks).toBe(1);
+      expect(r.answers.get('node-0')).toBe('partial-0');
+    });
+
+    it('count at the deadline', async () => {
+      const ns = nodes(2);
+      const answers = ns.map(() => deferred<string>());
+      const q = quorum(ns, 1, systemTimers.now() + 30, (n) => answers[ns.indexOf(n)].promise, { partial });
+      answers[0].resolve('partial-0');
+      const r = await q;
+      expect(r.acks).toBe(1);
+      expect(r.errors.map((e) => [e.peer_id, e.code])).toEqual([['node-1', 'peer_timeout']]);
+      answers[1].resolve('late');
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../runtime/base/clock.js';
+import { ManualClock, SystemClock, type Clock } from '../../../runtime/base/clock.js';
+import { seededRandom } from '../../../protocols/random.js';
 import { Scheduler, type JobSpec } from '../../../runtime/node/scheduler.js';
 import { logger } from '../../../runtime/base/log.js';
 import { MemoryStore } from '../../../runtime/store/memory-store.js';
@@ -18,7 +19,9 @@ const STALE = [{ key: key(peer(1), 'stale', 0), records: [], tombstones: [] }];
 
 type Run = { job: string; at: number; now: number };
 
-async function setup(opts: { start?: number; meta?: { [name: string]: number }; intervals?: { renew?: number; gc?: number; republish?: number }; failGc?: boolean } = {}) {
+const EMPTY_ROUND = { range: '0-1023', neighbours: 0, equal: 0, done: 0, failed: 0, busy: 0, pushed: 0, received: 0, sessions: [] };
+
+async function setup(opts: { start?: number; meta?: { [name: string]: number }; intervals?: { renew?: number; gc?: number; republish?: number; sync?: number }; failGc?: boolean; clock?: Clock; seed?: number } = {}) {
   const clock = new ManualClock(opts.start ?? 0);
   const runs: Run[] = [];
   const events: ActorEvent[] = [];
@@ -29,12 +32,13 @@ async function setup(opts: { start?: number; meta?: { [name: string]: number }; 
   };
   const tally = async () => ({ pushed: 0, failed: 0 });
   const jobs: JobSpec[] = [
+    ...(iv.sync === undefined ? [] : [{ kind: 'sync' as const, interval: iv.sync, jitter: 0.1, work: { round: async ({ at }: { at: number }) => (note('sync', at), EMPTY_ROUND) } }]),
     { kind: 'republish', interval: iv.republish, work: { evict: async ({ at }) => (note('republish', at), STALE), push: tally } },
     { kind: 'gc', interval: iv.gc, work: { collect: async ({ at }) => (note('gc', at), { count_keys: 0, count_records: 0, count_tombstones: 0 }) } },
     { kind: 'renew', interval: iv.renew, work: { renew: async ({ at }) => (note('renew', at), { keys: 0, renewed: 0, key_ids: [] }), publish: tally } },
   ];
   const store = await metaStore(opts.meta);
-  const scheduler = new Scheduler({ clock, store, jobs, log: logger('error', () => undefined), onInspect: (e) => events.push(e) });
+  const scheduler = new Scheduler({ clock: opts.clock ?? clock, store, random: seededRandom(opts.seed ?? 5), jobs, log: logger('error', () => undefined), onInspect: (e) => events.push(e) });
   return { clock, runs, events, store, scheduler };
 }
 
@@ -71,6 +75,29 @@ describe('scheduler (SPEC §5 schedule)', () => {
     runs.length = 0;
     await scheduler.advance(3600);
     expect(runs.map((r) => r.job)).toEqual(['renew', 'gc', 'republish']);
+    await scheduler.stop();
+  });
+
+  it('runs sync after republish when both are due at the same instant', async () => {
+    const { scheduler, runs } = await setup({ intervals: { renew: 3600, sync: 3600 } });
+    await scheduler.start();
+    runs.length = 0;
+    await scheduler.advance(3600);
+    expect(runs.map((r) => r.job)).toEqual(['renew', 'gc', 'republish', 'sync']);
+    await scheduler.stop();
+  });
+
+  it('trigger runs a job now, outside its schedule, and it is next due an interval later', async () => {
+    const { scheduler, runs } = await setup({ start: 100, intervals: { sync: 60 } });
+    await scheduler.start();
+    await scheduler.advance(30);
+    runs.length = 0;
+    await scheduler.trigger('sync');
+    expect(runs).toEqual([{ job: 'sync', at: 130, now: 130 }]);
+    await scheduler.advance(59);
+    expect(runs).toHaveLength(1);
+    await scheduler.advance(1);
+    expect(runs.map((r) => [r.job, r.at])).toEqual([['sync', 130], ['sync', 190]]);
     await scheduler.stop();
   });
 
@@ -140,6 +167,30 @@ describe('scheduler (SPEC §5 schedule)', () => {
       [expect.stringContaining('xstate.done.actor'), 'pushing', 'waiting'],
     ]);
     expect(events.every((e) => e.at === 7200)).toBe(true);
+    await scheduler.stop();
+  });
+});
+
+describe('scheduler jitter (sync)', () => {
+  const dueOf = (scheduler: Scheduler) => (scheduler.actor('job:sync')!.context as { nextDueAt: number }).nextDueAt;
+
+  it('under the system clock a sync is due within ±10 % of its interval, not always at the same offset', async () => {
+    const clock = new SystemClock();
+    const offsets = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const { scheduler } = await setup({ clock, intervals: { sync: 600 }, seed: i });
+      const offset = dueOf(scheduler) - clock.now();
+      expect(offset).toBeGreaterThanOrEqual(540 - 1);
+      expect(offset).toBeLessThanOrEqual(660);
+      offsets.add(offset);
+      await scheduler.stop();
+    }
+    expect(offsets.size).toBeGreaterThan(1);
+  });
+
+  it('under the manual clock it is exact', async () => {
+    const { scheduler } = await setup({ start: 1000, intervals: { sync: 600 } });
+    expect(dueOf(scheduler)).toBe(1600);
     await scheduler.stop();
   });
 });
