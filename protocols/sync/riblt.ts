@@ -251,9 +251,15 @@ export class Decoder {
     this.peel(candidates);
   }
 
-  /** True once every difference is recovered (symbol 0, which holds every id, is empty). */
+  /**
+   * True once every difference is recovered: every symbol received is empty. (Symbol 0 holds every id, so
+   * it empties first; the others are checked too, so that a corrupted stream whose symbol 0 happens to
+   * empty, e.g. with a count off by two, is not taken for a decoded one.)
+   */
   decoded(): boolean {
-    return this.failure === null && this.diff.to > 0 && this.diff.isEmptyAt(0);
+    if (this.failure !== null || this.diff.to === 0) return false;
+    for (let t = 0; t < this.diff.to; t++) if (!this.diff.isEmptyAt(t)) return false;
+    return true;
   }
 
   /**

@@ -154,7 +154,7 @@ export class SyncIndex {
       const bucket = this.buckets[b];
       if (!bucket) continue;
       if (from < cachedTo) out.merge(bucket.symbols);
-      if (to > SYMBOL_CACHE) for (const r of bucket.rows) out.add(r.item, 1, SYMBOL_CACHE);
+      if (to > SYMBOL_CACHE) for (const r of bucket.rows) out.add(r.item, 1, Math.max(from, SYMBOL_CACHE));
     }
     return out;
   }
