@@ -59,6 +59,10 @@ export interface Config {
   rate_limit_per_s: number;
   /** Token-bucket capacity per connection (requests). Default `4000`. */
   rate_limit_burst: number;
+  /** Provider calls (SPEC §9.5) this node relays per second for one caller (token-bucket refill). Default `1000`. */
+  relay_rate_per_s: number;
+  /** Token-bucket capacity of one caller's relayed calls. Default `2000`. */
+  relay_rate_burst: number;
   /** Idle time (wall clock) before a resource actor is stopped. Default `60000`. */
   passivate_after_ms: number;
   /**
@@ -128,6 +132,8 @@ export function defaultConfig(): Config {
     max_concurrent_requests: 256,
     rate_limit_per_s: 2000,
     rate_limit_burst: 4000,
+    relay_rate_per_s: 1000,
+    relay_rate_burst: 2000,
     passivate_after_ms: 60000,
     announce: [],
     log_level: 'info',
@@ -168,6 +174,8 @@ const ENTRIES: { [K in ConfigKey]: Entry } = {
   max_concurrent_requests: { kind: int(1), description: 'requests in flight per connection' },
   rate_limit_per_s: { kind: int(1), description: 'token-bucket refill per connection (requests/s)' },
   rate_limit_burst: { kind: int(1), description: 'token-bucket capacity per connection (requests)' },
+  relay_rate_per_s: { kind: int(1), description: 'provider calls this node relays per second for one caller (token-bucket refill; SPEC §9.5)' },
+  relay_rate_burst: { kind: int(1), description: 'token-bucket capacity of one caller\'s relayed calls' },
   passivate_after_ms: { kind: int(1), description: 'idle wall-clock time before a resource actor is stopped' },
   announce: { kind: { type: 'announce-list' }, description: 'base URLs (ws:// or wss://) this node tells peers and clients; empty: the listen address, a wildcard replaced by the interface addresses' },
   log_level: { kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error'] }, description: 'log threshold', extension: true },

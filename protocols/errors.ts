@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   peer_timeout: 1017,
   actor_not_found: 1018,
   busy: 1019,
+  provider_unreachable: 1020,
+  provider_timeout: 1021,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -9,6 +9,7 @@
  * order (protocols/validate.ts), so a value a schema allows can still be refused with its own error code.
  */
 import { ERROR_CODES, type ErrorCode } from './errors.js';
+import { MAX_CALL_BYTES, MAX_METHOD_BYTES, MAX_SERVED_SERVICES } from './relay.js';
 import { LIMITS } from './types.js';
 
 /** The `error` member of a JSON-RPC answer; `data.code` is the stable string code of SPEC §7. */
@@ -129,6 +130,7 @@ const LABEL_OWNER = {
 };
 const acks = (more: { [name: string]: JsonSchema } = {}): JsonSchema => object({ ...more, acks: { type: 'integer' }, errors: list(ref('PeerError')) });
 const EMPTY: JsonSchema = object({});
+const SERVICE_ID = str('service', LIMITS.service_id_max, LIMITS.service_id_min);
 const param = (schema: JsonSchema, description: string, required = true): ParamSpec => ({ schema, description, required });
 
 /** Every method of SPEC §9, by name. */
@@ -178,6 +180,18 @@ export const RPC_METHODS = {
     result: { name: 'subscribed', schema: object({ subscription: { type: 'string' } }) },
   },
   'resources.unsubscribe': { summary: 'ends a subscription of this connection', params: { subscription: param({ type: 'string' }, 'the subscription id') }, result: { name: 'empty', schema: EMPTY } },
+  'resources.call_provider': {
+    summary: "calls a method of a provider through its relay (SPEC §9.5); the provider's own error comes back with data.from_provider: true",
+    params: {
+      peer_id: param(PEER_ID, 'the provider (a record\'s metadata.peer_id)'),
+      relay_id: param({ type: ['string', 'null'], description: "the provider's relay (a record's relay_id[0]); absent or null when the provider is a node" }, 'the relay', false),
+      service_id: param(SERVICE_ID, 'the service the provider serves'),
+      method: param(str('method name', MAX_METHOD_BYTES, 1), 'the method to call'),
+      params: param({ description: `any JSON, at most ${MAX_CALL_BYTES} bytes (default null)` }, 'what the method is called with', false),
+      timeout_ms: TIMEOUT_MS,
+    },
+    result: { name: 'called', schema: object({ result: { description: `the provider's result, at most ${MAX_CALL_BYTES} bytes of JSON` } }) },
+  },
   // 9.3 session.*
   'session.challenge': { summary: 'a fresh nonce for session.authenticate', params: {}, result: { name: 'challenge', schema: object({ nonce: b64('nonce', 32, true) }) } },
   'session.authenticate': {
@@ -185,6 +199,15 @@ export const RPC_METHODS = {
     params: { peer_id: param(PEER_ID, 'who the client is'), signature: param(b64('Ed25519 by peer_id over the session digest', LIMITS.signature, true), 'proof') },
     result: { name: 'session', schema: object({ peer_id: PEER_ID }) },
   },
+  'session.serve': {
+    summary: 'this authenticated connection answers provider.call requests for these services (SPEC §9.5)',
+    params: {
+      service_ids: param(list(SERVICE_ID, `1..${MAX_SERVED_SERVICES} services`), 'the services'),
+      as_node: param({ type: 'boolean' }, 'serve as this node (a node provider; admins only), default false', false),
+    },
+    result: { name: 'empty', schema: EMPTY },
+  },
+  'session.unserve': { summary: 'stops answering provider.call for these services', params: { service_ids: param(list(SERVICE_ID), 'the services') }, result: { name: 'empty', schema: EMPTY } },
   // 9.4 node.*, actors.*, debug.*
   'node.info': {
     summary: 'who this node is, where it listens, and its clock',
@@ -220,6 +243,25 @@ export const RPC_METHODS = {
 
 export type RpcMethod = keyof typeof RPC_METHODS;
 
+/**
+ * The request a node sends a client that serves a provider (`session.serve`, SPEC §9.5), on the client's
+ * own connection; the client answers it with a result or a JSON-RPC error, like any call.
+ */
+export const CLIENT_METHODS = {
+  'provider.call': {
+    summary: 'a caller calls a method of a service this client serves',
+    params: {
+      call_id: param({ type: 'string' }, 'unique per relay'),
+      from: param({ type: ['string', 'null'] }, "the caller's peer id as its node authenticated it, or null for an anonymous caller"),
+      via: param({ type: ['string', 'null'] }, 'the node that handed the call to this relay (authenticated by the relay), or null when the caller is a client of this node'),
+      service_id: param(SERVICE_ID, 'the service'),
+      method: param({ type: 'string' }, 'the method'),
+      params: param({}, 'what the caller sent'),
+    },
+    result: { name: 'result', schema: { description: `any JSON, at most ${MAX_CALL_BYTES} bytes` } },
+  },
+} as const satisfies { [name: string]: MethodSpec };
+
 /** The required and the optional param names of `method`. */
 export function paramNames(method: RpcMethod): { required: string[]; optional: string[] } {
   const params = Object.entries(RPC_METHODS[method].params as { [name: string]: ParamSpec });
@@ -250,5 +292,12 @@ export function openRpcDocument(version: string, opts: { testMode: boolean }): o
         result: m.result,
       })),
     components: { schemas: SCHEMAS, errors: Object.fromEntries(errors.map((e) => [e.message, e])) },
+    // Requests the node sends a serving client (OpenRPC has no place for them; an extension member).
+    'x-client-methods': Object.entries(CLIENT_METHODS).map(([name, m]) => ({
+      name,
+      summary: m.summary,
+      params: Object.entries(m.params).map(([p, spec]) => ({ name: p, description: spec.description, required: spec.required === true, schema: spec.schema })),
+      result: m.result,
+    })),
   };
 }

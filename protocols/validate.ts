@@ -42,6 +42,12 @@ export function expectString(x: unknown, path: string, maxBytes = Infinity, minB
   return x;
 }
 
+/** true or false. */
+export function expectBoolean(x: unknown, path: string): boolean {
+  if (typeof x !== 'boolean') throw bad(`${path} must be true or false, got ${describeValue(x)}`);
+  return x;
+}
+
 /** A u64 timestamp as JSON allows it: a non-negative safe integer. */
 export function expectTimestamp(x: unknown, path: string): number {
   if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) {

@@ -37,10 +37,16 @@
  * | get        | {key_id}                            | {key, records, tombstones, partial?: true} |
  * | republish  | {key, records, tombstones}          | {updated, rejected} — `republish_key`, then the entries |
  * | sync       | bin (protocols/sync/messages.ts)    | bin — one step of an anti-entropy session |
+ * | relay_call | {peer_id, service_id, method, params: JSON text, from: peer id | null, timeout_ms} | {answer: JSON text of {result} or {error}} |
  *
  * `partial: true` in a `get` answer says the node has not finished its first sync of that resource's
  * range since it started or since the range became its own: the answer may lack entries, so a reader
  * counts it only when no complete answer is to be had.
+ *
+ * `relay_call` asks the receiver to hand a call to the provider `peer_id` it relays for (protocols/relay.ts):
+ * `from` is the caller as the sending node authenticated it; the receiver adds who sent it (the node it
+ * authenticated). Failures of the relay itself are `err` frames (`provider_unreachable`,
+ * `provider_timeout`, `rate_limited`); the provider's own answer, error or not, is the `answer`.
  */
 import { Packr } from 'msgpackr';
 import { SignpostError } from './errors.js';
@@ -55,9 +61,10 @@ import {
   parseRecord,
   parseTombstone,
 } from './validate.js';
-import type { Key, Record as ProviderRecord, Tombstone } from './types.js';
+import { LIMITS, type Key, type Record as ProviderRecord, type Tombstone } from './types.js';
 import { isWildcardHost } from './urls.js';
 import { decodeRequest, type SyncRequest } from './sync/messages.js';
+import { expectMethodName, MAX_CALL_BYTES, parseProviderAnswer, type ProviderAnswer, type RelayCall } from './relay.js';
 
 /** Versions this build speaks, highest last. */
 export const WIRE_VERSIONS = [1] as const;
@@ -85,7 +92,8 @@ export type PeerRequest =
   | { method: 'add_tombstone'; tombstone: Tombstone }
   | { method: 'get'; key_id: string }
   | { method: 'republish'; key: Key; records: unknown[]; tombstones: unknown[] }
-  | { method: 'sync'; message: SyncRequest };
+  | { method: 'sync'; message: SyncRequest }
+  | { method: 'relay_call'; call: RelayCall };
 
 export interface PeerAddress {
   peer_id: string;
@@ -197,6 +205,23 @@ export function parsePeerRequest(method: string, p: unknown): PeerRequest {
     }
     case 'sync':
       return { method, message: decodeRequest(p) };
+    case 'relay_call': {
+      const q = expectFields(p, 'params', ['peer_id', 'service_id', 'method', 'params', 'from', 'timeout_ms']);
+      if (!isValidPeerId(q.peer_id)) throw new SignpostError('invalid_peer_id', 'relay_call.peer_id is not a valid peer id');
+      if (q.from !== null && !isValidPeerId(q.from)) throw new SignpostError('invalid_peer_id', 'relay_call.from is not a valid peer id');
+      if (!Number.isInteger(q.timeout_ms) || (q.timeout_ms as number) < 1 || (q.timeout_ms as number) > 60_000) {
+        throw new SignpostError('invalid_params', 'relay_call.timeout_ms must be 1..60000');
+      }
+      const call: RelayCall = {
+        peer_id: q.peer_id as string,
+        service_id: expectString(q.service_id, 'relay_call.service_id', LIMITS.service_id_max, LIMITS.service_id_min),
+        method: expectMethodName(q.method, 'relay_call.method'),
+        params: expectString(q.params, 'relay_call.params', MAX_CALL_BYTES),
+        from: q.from as string | null,
+        timeout_ms: q.timeout_ms as number,
+      };
+      return { method, call };
+    }
     default:
       throw new SignpostError('method_not_found', `unknown peer method ${JSON.stringify(method).slice(0, 40)}`);
   }
@@ -270,4 +295,22 @@ function expectBin(x: unknown, path: string, length: number): void {
 function expectId(x: unknown): number {
   if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new SignpostError('invalid_request', 'id must be a u32');
   return x;
+}
+
+/** A `relay_call` answer, checked as the relay's client answer was (a relay is not trusted either). */
+export function parseRelayAnswer(r: unknown, who: string): ProviderAnswer {
+  const q = expectFields(r, 'result', ['answer']);
+  const text = expectString(q.answer, 'result.answer', MAX_CALL_BYTES + 8192);
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    throw new SignpostError('invalid_request', `${who} answered relay_call with text that is not JSON`);
+  }
+  return parseProviderAnswer(answer, who);
+}
+
+/** The `relay_call` answer for a provider's answer. */
+export function relayAnswer(a: ProviderAnswer): { answer: string } {
+  return { answer: JSON.stringify(a) };
 }

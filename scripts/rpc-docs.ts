@@ -28,6 +28,11 @@ function typeText(s: JsonSchema): string {
 export function rpcMarkdown(): string {
   const doc = openRpcDocument(VERSION, { testMode: true }) as {
     methods: { name: string; summary: string; params: DocParam[]; result: { schema: JsonSchema } }[];
+    'x-client-methods': { name: string; summary: string; params: DocParam[]; result: { schema: JsonSchema } }[];
+  };
+  const row = (m: { name: string; summary: string; params: DocParam[]; result: { schema: JsonSchema } }) => {
+    const params = m.params.length === 0 ? '—' : m.params.map((p) => `\`${p.name}${p.required ? '' : '?'}\`: ${typeText(p.schema)}`).join(', ');
+    return `| \`${m.name}\` | ${params} | ${typeText(m.result.schema)} | ${m.summary.replace(/\|/g, '\\|')} |`;
   };
   const lines = [
     '# JSON-RPC methods',
@@ -39,10 +44,19 @@ export function rpcMarkdown(): string {
     '| method | params | result | what it does |',
     '| --- | --- | --- | --- |',
   ];
-  for (const m of doc.methods) {
-    const params = m.params.length === 0 ? '—' : m.params.map((p) => `\`${p.name}${p.required ? '' : '?'}\`: ${typeText(p.schema)}`).join(', ');
-    lines.push(`| \`${m.name}\` | ${params} | ${typeText(m.result.schema)} | ${m.summary.replace(/\|/g, '\\|')} |`);
-  }
+  for (const m of doc.methods) lines.push(row(m));
+  lines.push(
+    '',
+    '## Requests from the node to a client',
+    '',
+    'A connection that serves providers (`session.serve`, SPEC §9.5) gets these JSON-RPC requests from the',
+    'node (with string ids) and answers each with a result or an error. `rpc.discover` lists them under',
+    '`x-client-methods`.',
+    '',
+    '| method | params | result | what it does |',
+    '| --- | --- | --- | --- |',
+    ...doc['x-client-methods'].map(row),
+  );
   return lines.join('\n') + '\n';
 }
 

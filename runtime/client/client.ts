@@ -125,6 +125,41 @@ export interface CreatedAndRegistered {
   provider: Acks;
 }
 
+/** What a served method sees as `this` (SPEC §9.5 `provider.call`): who called it, and through which node. */
+export interface CallContext {
+  /** The caller's peer id as its node authenticated it, or null for an anonymous caller. */
+  from: string | null;
+  /** The node that handed the call to this client's node, or null when the caller is a client of the same node. */
+  via: string | null;
+  callId: string;
+  serviceId: string;
+  method: string;
+}
+
+/** The methods of one served service: async functions of the caller's arguments, with the CallContext as `this`. */
+export type ServiceHandlers = { [method: string]: (this: CallContext, ...args: any[]) => unknown };
+
+export interface ServeOptions {
+  /** Serve as the node itself, for a node provider (`registerNodeProvider`); the client must be an admin of the node. */
+  asNode?: boolean;
+  /** Called when serving again after a reconnect fails. */
+  onError?: (error: Error) => void;
+}
+
+/** A provider call: who, through which relay, which service and method, with what. */
+export interface ProviderCallTarget {
+  peerId: string;
+  /** The provider's relay (`relay_id[0]` of its record); null or absent when the provider is a node. */
+  relayId?: string | null;
+  serviceId: string;
+  method: string;
+  params?: unknown;
+  timeoutMs?: number;
+}
+
+/** `call(method, ...args)` of `executeOnProviders`: calls one method of the provider at hand. */
+export type ProviderCaller = <R = unknown>(method: string, ...args: unknown[]) => Promise<R>;
+
 export type ProviderOutcome<T> = { provider: ProviderRecord; ok: true; result: T } | { provider: ProviderRecord; ok: false; error: unknown };
 
 const HOUR_MS = 3_600_000;
@@ -155,9 +190,12 @@ export class SignpostClient {
   private readonly registrations = new Set<ProviderRegistration>();
   /** Notifications for subscription ids not known yet (the first one may overtake the `subscribe` answer). */
   private readonly early = new Map<string, unknown[]>();
+  /** Services this client serves (`serve`), announced again on every new connection. */
+  private readonly served = new Map<string, { handlers: ServiceHandlers; opts: ServeOptions }>();
   /** Bumped at every reconnect: a session authenticates one connection. */
   private generation = 0;
-  private authenticated = -1;
+  /** The authentication of the current connection (`generation`), done or under way. */
+  private authenticating: { generation: number; attempt: Promise<void> } | null = null;
   private closed = false;
   private readonly verify: SignatureVerifier;
 
@@ -171,6 +209,7 @@ export class SignpostClient {
   ) {
     this.verify = cachedVerifier(signatureVerifier(opts.ed25519 ?? nobleEd25519), 10_000);
     transport.onNotification((method, params) => this.notified(method, params));
+    transport.onRequest((method, params) => this.answer(method, params));
     transport.onStatus((status) => void this.statusChanged(status));
   }
 
@@ -257,7 +296,8 @@ export class SignpostClient {
    * authenticates its connection (`session.challenge` / `session.authenticate`) on first use.
    */
   async registerNodeProvider(resourceId: string, value: string, opts: RegisterOptions = {}): Promise<{ record: ProviderRecord } & Acks> {
-    const info = await this.authenticate();
+    await this.authenticate();
+    const info = await this.nodeInfo();
     const metadata = await this.issueMetadata(resourceId, value, { peer_id: info.peer_id, relay_id: [], timestamp_issued: info.now }, opts);
     const r = await this.fanOut<{ record: unknown } & Acks>('resources.register_node_provider', { metadata }, opts);
     const record = verifiedHostRecord(r.record, metadata, { method: 'resources.register_node_provider', nodePeerId: info.peer_id, verify: this.verify });
@@ -301,16 +341,77 @@ export class SignpostClient {
 
   /**
    * Resolves the providers, then runs `fn` on each of them at once; one outcome per provider, in rank
-   * order, whether `fn` returned or threw.
+   * order, whether `fn` returned or threw. `fn` gets the provider and `call(method, ...args)`, which
+   * calls that provider through its relay (`callProvider`).
+   *
+   * @example
+   * const outcomes = await client.executeOnProviders(resourceId, (provider, call) => call('do_smth', 42), { ack: 3 });
    */
   async executeOnProviders<T>(
     resourceId: string,
-    fn: (provider: ProviderRecord) => T | Promise<T>,
+    fn: (provider: ProviderRecord, call: ProviderCaller) => T | Promise<T>,
     opts: CallOptions & { serviceId?: string } = {},
   ): Promise<ProviderOutcome<T>[]> {
     const { providers } = await this.resolveProviders(resourceId, opts);
-    const settled = await Promise.allSettled(providers.map(async (p) => fn(p)));
+    const settled = await Promise.allSettled(providers.map(async (p) => fn(p, (method, ...args) => this.callProvider(p, method, ...args))));
     return settled.map((s, i): ProviderOutcome<T> => (s.status === 'fulfilled' ? { provider: providers[i], ok: true, result: s.value } : { provider: providers[i], ok: false, error: s.reason }));
+  }
+
+  /**
+   * Calls `method` of a provider with `args`, through the provider's relay (SPEC §9.5): the provider's
+   * service is its record's `service_id`. Resolves with the provider's result; rejects with an RpcError:
+   * the provider's own error (`data.from_provider: true`), or `provider_unreachable`, `provider_timeout`,
+   * `rate_limited`.
+   */
+  callProvider<R = unknown>(provider: ProviderRecord, method: string, ...args: unknown[]): Promise<R> {
+    const serviceId = provider.metadata.service_id[0];
+    if (serviceId === undefined) {
+      return Promise.reject(new Error(`callProvider: the record of ${provider.metadata.peer_id} names no service_id; use callPeer with a serviceId`));
+    }
+    return this.callPeer<R>({ peerId: provider.metadata.peer_id, relayId: provider.metadata.relay_id[0] ?? null, serviceId, method, params: args });
+  }
+
+  /** `resources.call_provider`: calls a method of any provider by its peer id, relay and service. The caller is this client (authenticated). */
+  async callPeer<R = unknown>(c: ProviderCallTarget): Promise<R> {
+    await this.authenticate();
+    const params = {
+      peer_id: c.peerId,
+      ...(c.relayId ? { relay_id: c.relayId } : {}),
+      service_id: c.serviceId,
+      method: c.method,
+      params: c.params ?? null,
+    };
+    const r = await this.fanOut<{ result: R }>('resources.call_provider', params, { timeoutMs: c.timeoutMs });
+    return r.result;
+  }
+
+  /**
+   * Serves `serviceId`: callers anywhere in the network reach `handlers` through this client's node (its
+   * relay). Each handler is called with the caller's arguments and the CallContext as `this`; what it
+   * returns is the result, what it throws the caller's error. The connection is authenticated as this
+   * client, and the services are served again after a reconnect.
+   *
+   * @example
+   * const served = await client.serve('echo', { async echo(text) { return `${text} (from ${this.from})`; } });
+   * await served.stop();
+   */
+  async serve(serviceId: string, handlers: ServiceHandlers, opts: ServeOptions = {}): Promise<ServedService> {
+    if (this.closed) throw new Error('serve: the client is closed');
+    if (this.served.has(serviceId)) throw new Error(`serve: '${serviceId}' is served already (stop it first)`);
+    const other = [...this.served.values()].find((x) => (x.opts.asNode ?? false) !== (opts.asNode ?? false));
+    if (other) throw new Error('serve: one client serves either as itself or as its node (asNode), not both');
+    this.served.set(serviceId, { handlers, opts });
+    try {
+      await this.authenticate();
+      await this.call('session.serve', { service_ids: [serviceId], ...(opts.asNode ? { as_node: true } : {}) });
+    } catch (e) {
+      this.served.delete(serviceId);
+      throw e;
+    }
+    return new ServedService(serviceId, async () => {
+      if (!this.served.delete(serviceId) || this.closed) return;
+      await this.call('session.unserve', { service_ids: [serviceId] }).catch(() => undefined);
+    });
   }
 
   /**
@@ -356,12 +457,13 @@ export class SignpostClient {
     return registration;
   }
 
-  /** Stops every live registration (each sends its tombstone), ends subscriptions and closes the connection. */
+  /** Stops every live registration (each sends its tombstone), ends subscriptions and served services, and closes the connection. */
   async close(): Promise<void> {
     if (this.closed) return;
     await Promise.all([...this.registrations].map((r) => r.stop()));
     this.closed = true;
     this.subscriptions.clear();
+    this.served.clear();
     await this.transport.close();
   }
 
@@ -420,16 +522,28 @@ export class SignpostClient {
     return makeMetadata(this.identity, { ...fields, solution });
   }
 
-  /** Authenticates this connection as the client's peer id (SPEC §9.3), once per connection. */
-  private async authenticate(): Promise<NodeInfo> {
-    const info = await this.nodeInfo();
-    if (this.authenticated === this.generation) return info;
+  /**
+   * Authenticates this connection as the client's peer id (SPEC §9.3), once per connection: calls made at
+   * once share one attempt (a second challenge would replace the first one's nonce).
+   */
+  private async authenticate(): Promise<void> {
     const generation = this.generation;
+    if (this.authenticating?.generation !== generation) {
+      const attempt = this.authenticateOnce(generation);
+      this.authenticating = { generation, attempt };
+      attempt.catch(() => {
+        if (this.authenticating?.attempt === attempt) this.authenticating = null;
+      });
+    }
+    return this.authenticating!.attempt;
+  }
+
+  private async authenticateOnce(generation: number): Promise<void> {
+    const info = await this.nodeInfo();
     const { nonce } = await this.call<{ nonce: string }>('session.challenge', {});
     const signature = this.identity.sign(sessionDigest(base64urlDecode(nonce) ?? new Uint8Array(0), info.peer_id));
     await this.call('session.authenticate', { peer_id: this.peerId, signature: base64urlEncode(signature) });
-    this.authenticated = generation;
-    return info;
+    if (generation !== this.generation) throw new Error('the connection dropped while authenticating; try again');
   }
 
   private call<T>(method: RpcMethod, params: object | undefined): Promise<T> {
@@ -468,6 +582,41 @@ export class SignpostClient {
     }
   }
 
+  /** A request of the node: a `provider.call` for a service this client serves. */
+  private async answer(method: string, params: unknown): Promise<unknown> {
+    const fail = (code: number, name: string, message: string) => ({ code, message, data: { code: name } });
+    if (method !== 'provider.call') throw fail(-32601, 'method_not_found', `this client answers provider.call only, not ${method}`);
+    const p = (typeof params === 'object' && params !== null ? params : {}) as { [k: string]: unknown };
+    const serviceId = typeof p.service_id === 'string' ? p.service_id : '';
+    const name = typeof p.method === 'string' ? p.method : '';
+    const served = this.served.get(serviceId);
+    if (!served) throw fail(-32601, 'method_not_found', `this provider does not serve '${serviceId}'`);
+    const fn = Object.hasOwn(served.handlers, name) ? served.handlers[name] : undefined;
+    if (typeof fn !== 'function') throw fail(-32601, 'method_not_found', `service '${serviceId}' has no method '${name}'`);
+    const context: CallContext = {
+      from: typeof p.from === 'string' ? p.from : null,
+      via: typeof p.via === 'string' ? p.via : null,
+      callId: String(p.call_id),
+      serviceId,
+      method: name,
+    };
+    const args = Array.isArray(p.params) ? p.params : p.params === null || p.params === undefined ? [] : [p.params];
+    return fn.apply(context, args);
+  }
+
+  /** Serves every service again on a new connection (authenticated anew). */
+  private async serveAgain(): Promise<void> {
+    if (this.served.size === 0) return;
+    const entries = [...this.served.entries()];
+    try {
+      await this.authenticate();
+      await this.call('session.serve', { service_ids: entries.map(([id]) => id), ...(entries[0][1].opts.asNode ? { as_node: true } : {}) });
+    } catch (e) {
+      const error = new Error(`serving ${entries.map(([id]) => id).join(', ')} again after a reconnect failed: ${(e as Error).message}`);
+      for (const [, s] of entries) s.opts.onError?.(error);
+    }
+  }
+
   private notified(method: string, params: unknown): void {
     if (method !== 'resources.providers_changed' || typeof params !== 'object' || params === null) return;
     const id = (params as { subscription?: unknown }).subscription;
@@ -490,6 +639,7 @@ export class SignpostClient {
       return;
     }
     for (const r of this.registrations) r.send({ type: 'connection.restored' });
+    await this.serveAgain();
     await Promise.all(
       [...this.subscriptions].map((sub) =>
         this.openSubscription(sub).catch((e: Error) => sub.onError(new Error(`resubscribing to ${sub.resourceId} after a reconnect failed: ${e.message}`))),
@@ -508,6 +658,19 @@ function challengeOf(opts: CreateResourceOptions): { challenge_type: ChallengeTy
 
 function acksOf(created: Acks, registered: Acks): { resource: Acks; provider: Acks } {
   return { resource: { acks: created.acks, errors: created.errors }, provider: { acks: registered.acks, errors: registered.errors } };
+}
+
+/** A service served by `serve`: `stop()` withdraws it (`session.unserve`). */
+export class ServedService {
+  /** @internal */
+  constructor(
+    readonly serviceId: string,
+    private readonly end: () => Promise<void>,
+  ) {}
+
+  stop(): Promise<void> {
+    return this.end();
+  }
 }
 
 /** A live `subscribe`: the latest verified provider list, and `unsubscribe()`. */

@@ -8,7 +8,7 @@
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { nodeConnectionMachine, type NodeSocket } from '../../actors/node-connection.js';
 import { rpcUrlOf } from '../../protocols/urls.js';
-import { RpcClient, RpcConnectionError } from './rpc-client.js';
+import { RpcClient, RpcConnectionError, type RequestHandler } from './rpc-client.js';
 
 export type ConnectionStatus = 'up' | 'down';
 
@@ -18,6 +18,8 @@ export interface ClientTransport {
   call<T>(method: string, params: object | undefined, timeoutMs: number): Promise<T>;
   /** Notifications the node pushes (subscriptions). Returns the function that removes the listener. */
   onNotification(fn: (method: string, params: unknown) => void): () => void;
+  /** Answers the requests the node sends (provider calls, SPEC §9.5), on this and every later connection. */
+  onRequest(fn: RequestHandler): void;
   /** `down` when the connection drops, `up` when it is back. Returns the function that removes the listener. */
   onStatus(fn: (status: ConnectionStatus) => void): () => void;
   close(): Promise<void>;
@@ -38,6 +40,7 @@ export class ReconnectingTransport implements ClientTransport {
   private readonly notificationListeners = new Set<(method: string, params: unknown) => void>();
   private readonly statusListeners = new Set<(status: ConnectionStatus) => void>();
   private closing = false;
+  private requestHandler: RequestHandler | null = null;
   /** The connection last opened (the one in use while the actor is `open`). */
   private current: RpcClient | null = null;
 
@@ -49,6 +52,7 @@ export class ReconnectingTransport implements ClientTransport {
           // Closed while this connection was being opened: it is not wanted any more.
           if (this.closing) await rpc.close();
           this.current = rpc;
+          rpc.onRequest(this.requestHandler);
           rpc.onNotification((method, params) => {
             for (const fn of this.notificationListeners) fn(method, params);
           });
@@ -97,6 +101,11 @@ export class ReconnectingTransport implements ClientTransport {
   onNotification(fn: (method: string, params: unknown) => void): () => void {
     this.notificationListeners.add(fn);
     return () => this.notificationListeners.delete(fn);
+  }
+
+  onRequest(fn: RequestHandler): void {
+    this.requestHandler = fn;
+    this.current?.onRequest(fn);
   }
 
   onStatus(fn: (status: ConnectionStatus) => void): () => void {

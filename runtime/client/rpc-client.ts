@@ -7,10 +7,24 @@
  * const keyId = await client.call<string>('registry.get_key_id', { label, owner_peer_id });
  * await client.close();
  */
+import { handlerError } from '../../protocols/relay.js';
 import type { RpcErrorObject } from '../../protocols/rpc.js';
 import { CLOSED, webSocketClass, type SocketLike } from './websocket.js';
 
 export type { RpcErrorObject };
+
+/** Answers one request of the node: resolves with the result, throws the error. */
+export type RequestHandler = (method: string, params: unknown) => Promise<unknown>;
+
+/** A thrown value as a JSON-RPC error: as it is when it has the shape of one, else `provider_error` with its message. */
+export function asRpcError(e: unknown): RpcErrorObject {
+  if (e instanceof RpcError) return { code: e.rpcCode, message: e.message, data: e.data };
+  const o = e as { code?: unknown; message?: unknown; data?: unknown } | null;
+  if (o !== null && typeof o === 'object' && Number.isInteger(o.code) && typeof o.message === 'string' && (o.data === undefined || (typeof o.data === 'object' && o.data !== null))) {
+    return { code: o.code as number, message: o.message, ...(o.data === undefined ? {} : { data: o.data as Record<string, unknown> }) };
+  }
+  return handlerError(e instanceof Error ? e.message : String(e));
+}
 
 /** A call the node answered with an error. */
 export class RpcError extends Error {
@@ -64,6 +78,8 @@ export class RpcClient {
   private closed: RpcConnectionError | null = null;
 
   private readonly closeListeners = new Set<(error: RpcConnectionError) => void>();
+  /** Answers the requests the node sends this client (provider calls); none set: `method_not_found`. */
+  private requestHandler: RequestHandler | null = null;
 
   private constructor(
     private readonly ws: SocketLike,
@@ -156,6 +172,15 @@ export class RpcClient {
     return () => this.listeners.delete(fn);
   }
 
+  /**
+   * Answers requests the node sends (a provider call, SPEC §9.5): the handler's value is the result; what
+   * it throws is the error, as it is when it is a JSON-RPC error (`{code, message, data?}`, an RpcError
+   * too), otherwise as `provider_error` with its message.
+   */
+  onRequest(fn: RequestHandler | null): void {
+    this.requestHandler = fn;
+  }
+
   /** Sends a frame as is: a string as a text frame, bytes as a binary frame. For tests. */
   sendRaw(data: string | Uint8Array): void {
     if (this.closed) throw this.closed;
@@ -196,6 +221,24 @@ export class RpcClient {
     });
   }
 
+  private async answerRequest(id: unknown, method: string, params: unknown): Promise<void> {
+    let reply: { result: unknown } | { error: RpcErrorObject };
+    try {
+      if (!this.requestHandler) throw { code: -32601, message: `this client answers no requests (${method})`, data: { code: 'method_not_found' } };
+      reply = { result: (await this.requestHandler(method, params)) ?? null };
+    } catch (e) {
+      reply = { error: asRpcError(e) };
+    }
+    if (this.closed) return;
+    let text: string;
+    try {
+      text = JSON.stringify({ jsonrpc: '2.0', id, ...reply });
+    } catch (e) {
+      text = JSON.stringify({ jsonrpc: '2.0', id, error: handlerError(`the result of ${method} is not JSON: ${(e as Error).message}`) });
+    }
+    this.ws.send(text);
+  }
+
   private receive(text: string): void {
     let msg: unknown;
     try {
@@ -212,6 +255,8 @@ export class RpcClient {
     const answer = msg as Answer;
     if (typeof answer.method === 'string' && !('id' in answer)) {
       for (const fn of this.listeners) fn(answer.method, answer.params);
+    } else if (typeof answer.method === 'string') {
+      void this.answerRequest(answer.id, answer.method, answer.params);
     } else if (typeof answer.id === 'number') {
       this.pending.get(answer.id)?.settle(answer);
     } else if (answer.id === null && answer.error) {

@@ -1,6 +1,6 @@
 /**
  * What a node answers its peers (protocols/wire.ts methods): routing (`ping`, `find_node`), the writes of
- * the Resources API fan-out, reads, republish pushes and sync sessions. Who sent a request does not change the answer;
+ * the Resources API fan-out, reads, republish pushes, sync sessions and calls to the providers it relays for. Who sent a request does not change the answer;
  * every write is admitted by the resource's actor like any other (SPEC §3.5).
  */
 import { keyNotHeld, type KeyItem } from '../../protocols/registry.js';
@@ -8,6 +8,7 @@ import type { Key } from '../../protocols/types.js';
 import type { PeerRequest } from '../../protocols/wire.js';
 import type { Shards } from '../store/shards.js';
 import type { Dht } from './dht.js';
+import type { Relay } from './relay.js';
 import type { Sync } from './sync.js';
 import type { PeerLink } from './transport.js';
 
@@ -21,7 +22,7 @@ export async function localItem(shards: Shards, sync: Pick<Sync, 'isComplete'>, 
   return sync.isComplete(keyId) ? item : { ...item, partial: true };
 }
 
-export function peerService(dht: Dht, shards: Shards, sync: Sync): (from: PeerLink, req: PeerRequest) => Promise<unknown> {
+export function peerService(dht: Dht, shards: Shards, sync: Sync, relay: Pick<Relay, 'serve'>): (from: PeerLink, req: PeerRequest) => Promise<unknown> {
   const acceptPush = async (key: Key, records: unknown[], tombstones: unknown[]) => {
     await shards.request(key.id, { type: 'republish_key', key });
     const r = records.length ? await shards.request<{ updated: number }>(key.id, { type: 'republish_records', items: records }) : { updated: 0 };
@@ -49,6 +50,8 @@ export function peerService(dht: Dht, shards: Shards, sync: Sync): (from: PeerLi
         return acceptPush(req.key, req.records, req.tombstones);
       case 'sync':
         return sync.respond(from, req.message);
+      case 'relay_call':
+        return relay.serve(from, req.call);
     }
   };
 }

@@ -29,12 +29,14 @@ import { Bootstrap } from '../net/bootstrap.js';
 import { Dht } from '../net/dht.js';
 import { Neighbourhoods } from '../net/neighbourhood.js';
 import { peerService } from '../net/peer-service.js';
+import { Relay } from '../net/relay.js';
 import { Resources } from '../net/resources.js';
 import { Sync } from '../net/sync.js';
 import type { Transport } from '../net/transport.js';
 import { Upkeep } from '../net/upkeep.js';
 import { createDispatcher } from '../rpc/dispatcher.js';
 import type { RpcConnection, RpcDispatcher } from '../rpc/server.js';
+import { Serving } from '../rpc/serving.js';
 import { Subscriptions } from '../rpc/subscriptions.js';
 import { startShards, type Shards } from '../store/shards.js';
 import type { Store } from '../store/store.js';
@@ -68,6 +70,8 @@ export interface SignpostNode {
   dht: Dht;
   bootstrap: Bootstrap;
   resources: Resources;
+  relay: Relay;
+  serving: Serving;
   sync: Sync;
   subscriptions: Subscriptions;
   actors: NodeActors;
@@ -133,7 +137,18 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
       maxFrameBytes: config.max_frame_bytes,
       joined: () => bootstrap?.joined ?? false,
     });
-    const serve = peerService(dht, shards, sync);
+    // Provider calls: the client connections that serve providers here, and the relay both ways (SPEC §9.5).
+    const serving = new Serving({ selfPeerId: identity.peerId, admins: config.admins });
+    const relay = new Relay({
+      selfPeerId: identity.peerId,
+      transport,
+      dht,
+      serving,
+      timers: clock.wall,
+      ratePerS: config.relay_rate_per_s,
+      rateBurst: config.relay_rate_burst,
+    });
+    const serve = peerService(dht, shards, sync, relay);
     transport.serve(serve);
     transport.on({ peer: (peer) => dht.seen(peer), banned: (peerId) => dht.failed(peerId), traffic: (t) => sync.traffic(t) });
     opened.push(transport);
@@ -194,7 +209,7 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
     const inspect = new Inspector({ now: () => clock.now(), actors: () => actors.list(), setInspecting: (on) => actors.setInspecting(on) });
     inspector = inspect;
     opened.push(inspect);
-    metrics.collectFrom({ shards, store, others, dht, transport, sync });
+    metrics.collectFrom({ shards, store, others, dht, transport, sync, relay, serving });
 
     const dispatcher = metrics.instrument(
       createDispatcher({
@@ -209,6 +224,8 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
         actors,
         dht,
         resources,
+        relay,
+        serving,
         subscriptions,
         random,
         ed25519,
@@ -217,7 +234,13 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
         admins: config.admins,
       }),
     );
-    const anonymous: RpcConnection = { id: 0, session: { nonce: null, peerId: null }, notify: () => undefined, onClose: () => undefined };
+    const anonymous: RpcConnection = {
+      id: 0,
+      session: { nonce: null, peerId: null },
+      notify: () => undefined,
+      request: async () => 'closed' as const,
+      onClose: () => undefined,
+    };
 
     let stopping: Promise<void> | null = null;
     return {
@@ -230,6 +253,8 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
       dht,
       bootstrap: joining,
       resources,
+      relay,
+      serving,
       sync,
       subscriptions,
       actors,

@@ -1,9 +1,13 @@
 /**
  * The node's metrics (DESIGN principle 7), served at `GET /metrics`: requests by method and code with
  * latency histograms, live actors by kind, activations and passivations, LMDB commits and bytes, worker
- * queue depth and restarts, job runs and durations; routing table size, peer connections and lookups.
+ * queue depth and restarts, job runs and durations; routing table size, peer connections and lookups;
+ * sync sessions, bytes and entries; relayed provider calls and serving sessions.
  */
 import { SignpostError } from '../../protocols/errors.js';
+import { ProviderError } from '../../protocols/relay.js';
+import type { Relay } from '../net/relay.js';
+import type { Serving } from '../rpc/serving.js';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, MetricsRegistry } from '../base/metrics.js';
 import type { RpcDispatcher } from '../rpc/server.js';
 import type { Shards } from '../store/shards.js';
@@ -34,6 +38,8 @@ export function nodeMetrics() {
   const syncSessions = registry.add(new Gauge('signpost_sync_sessions_total', 'Sync sessions this node started, by outcome (equal: nothing differed; done: differences exchanged; busy: the neighbour refused)', 'counter'));
   const syncBytes = registry.add(new Gauge('signpost_sync_bytes_total', 'Bytes of sync frames, both roles, entry bodies included, by direction', 'counter'));
   const syncEntries = registry.add(new Gauge('signpost_sync_entries_total', 'Entries sync sent to neighbours and received from them, by direction', 'counter'));
+  const relayCalls = registry.add(new Gauge('signpost_relay_calls_total', 'Provider calls this node delivered as a relay, by outcome (ok, provider_error: the provider answered an error, or why it failed)', 'counter'));
+  const serving = registry.add(new Gauge('signpost_serving_sessions', 'Client connections that serve providers here (session.serve)'));
 
   return {
     registry,
@@ -47,7 +53,7 @@ export function nodeMetrics() {
           try {
             return await d.call(method, params, conn);
           } catch (e) {
-            code = e instanceof SignpostError ? e.code : 'internal_error';
+            code = e instanceof SignpostError ? e.code : e instanceof ProviderError ? 'provider_error' : 'internal_error';
             throw e;
           } finally {
             requests.inc({ method, code });
@@ -61,7 +67,8 @@ export function nodeMetrics() {
       jobDuration.observe(ms / 1000, { job: kind });
     },
     /** `others`: every actor source but the shards (their actors are counted without listing them). */
-    collectFrom({ shards, store, others, dht, transport, sync }: { shards: Shards; store: Store; others: ActorSource[]; dht: Dht; transport: Transport; sync: Sync }): void {
+    collectFrom(from: { shards: Shards; store: Store; others: ActorSource[]; dht: Dht; transport: Transport; sync: Sync; relay: Relay; serving: Serving }): void {
+      const { shards, store, others, dht, transport, sync } = from;
       registry.collect(async () => {
         const s = await shards.stats();
         const byKind = new Map<string, number>([['resource', s.live]]);
@@ -85,6 +92,8 @@ export function nodeMetrics() {
         syncSessions.set(Object.entries(c.sessions).map(([outcome, value]) => ({ labels: { outcome }, value })));
         syncBytes.set(Object.entries(c.bytes).map(([direction, value]) => ({ labels: { direction }, value })));
         syncEntries.set(Object.entries(c.entries).map(([direction, value]) => ({ labels: { direction }, value })));
+        relayCalls.set(Object.entries(from.relay.delivered).map(([outcome, value]) => ({ labels: { outcome }, value })));
+        serving.set([{ value: from.serving.stats().sessions }]);
       });
     },
   };

@@ -8,10 +8,12 @@ import type { RpcMethod } from '../../protocols/rpc.js';
 import type { Clock } from '../base/clock.js';
 import type { NodeActors } from '../inspect/actors.js';
 import type { Dht } from '../net/dht.js';
+import type { Relay } from '../net/relay.js';
 import type { Resources } from '../net/resources.js';
 import type { Shards } from '../store/shards.js';
 import type { Store } from '../store/store.js';
 import type { RpcConnection } from './server.js';
+import type { Serving } from './serving.js';
 import type { Subscriptions } from './subscriptions.js';
 
 /** The clock controls of test mode (SPEC §10), owned by the node's job scheduler. */
@@ -33,6 +35,9 @@ export interface NodeFacade {
   actors: NodeActors;
   dht: Dht;
   resources: Resources;
+  /** Provider calls: the caller's side and the relay's (SPEC §9.5). */
+  relay: Relay;
+  serving: Serving;
   subscriptions: Subscriptions;
   random: Random;
   ed25519: Ed25519;

@@ -11,8 +11,10 @@
 import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { WebSocket } from 'ws';
+import { tokenBucket } from '../base/rate.js';
 import { WebSocketServer, routeUpgrade } from '../base/websocket.js';
 import { ERROR_CODES, SignpostError, type ErrorCode } from '../../protocols/errors.js';
+import { ProviderError } from '../../protocols/relay.js';
 import type { RpcErrorObject } from '../../protocols/rpc.js';
 
 export interface RpcDispatcher {
@@ -27,6 +29,12 @@ export interface RpcConnection {
   session: { nonce: Uint8Array | null; peerId: string | null };
   /** Sends a JSON-RPC notification to the client (subscriptions). Dropped when the socket is closed. */
   notify(method: string, params: unknown): void;
+  /**
+   * Sends a JSON-RPC request to the client (a call to a provider it serves) and resolves with the client's
+   * answer object as it came (its `result` or `error` member is the caller's to check), or `timeout` after
+   * `timeoutMs`, or `closed` when the socket closes first.
+   */
+  request(method: string, params: unknown, timeoutMs: number): Promise<ClientAnswer>;
   onClose(fn: () => void): void;
 }
 
@@ -38,6 +46,9 @@ export interface RpcLimits {
   rate_limit_per_s: number;
   rate_limit_burst: number;
 }
+
+/** A client's answer to a request from the node: the answer object, or why there is none. */
+export type ClientAnswer = { answer: { [member: string]: unknown } } | 'timeout' | 'closed';
 
 export type RpcLog = (msg: string, fields?: object) => void;
 
@@ -83,10 +94,26 @@ let nextConnectionId = 1;
 function serveConnection(ws: WebSocket, path: string, dispatcher: RpcDispatcher, limits: RpcLimits, log: RpcLog): void {
   const closeHandlers: Array<() => void> = [];
   let closed = false;
+  // Requests this node sent the client, by id ("n1", "n2", …: never a number, so never one of the client's).
+  const outgoing = new Map<string, (a: ClientAnswer) => void>();
+  let nextOutgoing = 1;
   const conn: RpcConnection = {
     id: nextConnectionId++,
     session: { nonce: null, peerId: null },
     notify: (method, params) => send(() => JSON.stringify({ jsonrpc: '2.0', method, params })),
+    request: (method, params, timeoutMs) =>
+      new Promise<ClientAnswer>((resolve) => {
+        if (closed) return resolve('closed');
+        const id = `n${nextOutgoing++}`;
+        const timer = setTimeout(() => settle('timeout'), timeoutMs);
+        const settle = (a: ClientAnswer) => {
+          clearTimeout(timer);
+          outgoing.delete(id);
+          resolve(a);
+        };
+        outgoing.set(id, settle);
+        send(() => JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+      }),
     onClose: (fn) => (closed ? queueMicrotask(fn) : closeHandlers.push(fn)),
   };
 
@@ -143,10 +170,17 @@ function serveConnection(ws: WebSocket, path: string, dispatcher: RpcDispatcher,
     });
   }
 
-  const takeToken = tokenBucket(limits.rate_limit_per_s, limits.rate_limit_burst);
+  const takeToken = tokenBucket(limits.rate_limit_per_s, limits.rate_limit_burst, () => performance.now());
 
   /** Runs one request object and returns its serialised answer, or null when nothing is to be answered. */
   function answer(entry: unknown): Promise<string | null> | string | null {
+    // A client's answer to a request of ours is never answered (JSON-RPC 2.0); one we did not send costs a token.
+    if (isAnswer(entry)) {
+      const settle = typeof entry.id === 'string' ? outgoing.get(entry.id) : undefined;
+      if (settle) settle({ answer: entry });
+      else takeToken();
+      return null;
+    }
     const req = readRequest(entry);
     if ('invalid' in req) return reply(req.id, { error: rpcError('invalid_request', req.invalid) });
     const { method, params } = req;
@@ -180,6 +214,7 @@ function serveConnection(ws: WebSocket, path: string, dispatcher: RpcDispatcher,
       return { result: (await dispatcher.call(method, params, conn)) ?? null };
     } catch (e) {
       if (e instanceof SignpostError) return { error: rpcError(e.code, e.message, e.data) };
+      if (e instanceof ProviderError) return { error: e.error };
       log('rpc method threw', { conn: conn.id, method, error: describe(e) });
       return { error: rpcError('internal_error', `internal error in ${method}; the node logged the details`) };
     }
@@ -222,6 +257,7 @@ function serveConnection(ws: WebSocket, path: string, dispatcher: RpcDispatcher,
   ws.on('close', () => {
     closed = true;
     waiting.length = 0; // requests read but not started: nobody is left to answer
+    for (const settle of [...outgoing.values()]) settle('closed');
     for (const fn of closeHandlers.splice(0)) {
       try {
         fn();
@@ -230,6 +266,11 @@ function serveConnection(ws: WebSocket, path: string, dispatcher: RpcDispatcher,
       }
     }
   });
+}
+
+/** A JSON-RPC answer object (no `method`, an `id`, a `result` or an `error`), as a client sends to a request of the node. */
+function isAnswer(entry: unknown): entry is { id: unknown; [member: string]: unknown } {
+  return typeof entry === 'object' && entry !== null && !Array.isArray(entry) && !('method' in entry) && 'id' in entry && ('result' in entry || 'error' in entry);
 }
 
 /** True when objects and arrays nest more than `max` levels in `value` (iterative: no recursion to overflow). */
@@ -281,20 +322,6 @@ function reply(id: RpcId, outcome: Outcome): string {
     const error = rpcError('internal_error', `answer is not serialisable as JSON: ${(e as Error).message}`);
     return JSON.stringify({ jsonrpc: '2.0', id, error });
   }
-}
-
-/** A token bucket on the monotonic clock: `perSecond` refill, `burst` capacity, starts full. */
-function tokenBucket(perSecond: number, burst: number): () => boolean {
-  let tokens = burst;
-  let last = performance.now();
-  return () => {
-    const now = performance.now();
-    tokens = Math.min(burst, tokens + ((now - last) * perSecond) / 1000);
-    last = now;
-    if (tokens < 1) return false;
-    tokens -= 1;
-    return true;
-  };
 }
 
 function closeSocket(ws: WebSocket, code: number, reason: string): Promise<void> {

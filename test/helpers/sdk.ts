@@ -3,7 +3,7 @@
  * every call and can push notifications and connection changes.
  */
 import type { ClientTransport, ConnectionStatus } from '../../runtime/client/connection.js';
-import { RpcError } from '../../runtime/client/rpc-client.js';
+import { asRpcError, RpcError, type RequestHandler } from '../../runtime/client/rpc-client.js';
 
 export type Handler = (params: any) => unknown;
 
@@ -48,6 +48,22 @@ export class FakeNode implements ClientTransport {
   onNotification(fn: (method: string, params: unknown) => void): () => void {
     this.notificationListeners.add(fn);
     return () => this.notificationListeners.delete(fn);
+  }
+
+  /** What answers the node's requests (provider calls), as the SDK set it. */
+  requestHandler: RequestHandler | null = null;
+
+  onRequest(fn: RequestHandler): void {
+    this.requestHandler = fn;
+  }
+
+  /** The node sends the client a request (a provider call); resolves with the client's answer object. */
+  async request(method: string, params: unknown): Promise<{ result: unknown } | { error: unknown }> {
+    try {
+      return { result: await this.requestHandler!(method, params) };
+    } catch (e) {
+      return { error: asRpcError(e) };
+    }
   }
 
   onStatus(fn: (status: ConnectionStatus) => void): () => void {

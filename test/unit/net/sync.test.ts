@@ -176,7 +176,7 @@ describe('one session', () => {
     await apply(a, pool.slice(0, 30));
     await apply(b, pool.slice(0, 20));
     // b answers with every symbol's checksum spoiled: nothing ever peels.
-    const honest = peerService(b.node.dht, b.node.shards, b.node.sync);
+    const honest = peerService(b.node.dht, b.node.shards, b.node.sync, b.node.relay);
     b.transport.serve(async (from, req) => {
       const answer = await honest(from, req);
       if (req.method !== 'sync' || (req.message.op !== 'begin' && req.message.op !== 'symbols')) return answer;
