@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcClient, RpcError, SignpostClient } from '../../../dist/runtime/index.js';
 import type { Record as ProviderRecord } from '../../../protocols/types.js';
 import { startCluster, stopCluster, type ClusterNode } from '../../helpers/cluster.js';
+import { metric, scrape } from '../../helpers/metrics.js';
 import { peer } from '../../helpers/objects.js';
 
 const owner = peer(50);
@@ -136,6 +137,12 @@ describe('provider calls through the relay, three nodes', () => {
     expect((limited[0] as PromiseRejectedResult).reason.message).toMatch(/relay budget exceeded/);
     const c = await connect(other, nodes[1]);
     expect(await c.callProvider(record, 'add', 40, 2)).toBe(42);
+    // The relay counts what it delivered, by outcome, and the connection that serves.
+    const m = await scrape(nodes[0].httpUrl);
+    expect(metric(m, 'signpost_relay_calls_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(101);
+    expect(metric(m, 'signpost_relay_calls_total', { outcome: 'rate_limited' })).toBe(limited.length);
+    expect(metric(m, 'signpost_relay_calls_total', { outcome: 'provider_error' })).toBeGreaterThanOrEqual(2);
+    expect(metric(m, 'signpost_serving_sessions')).toBe(1);
   });
 
   it('a caller connection has at most 64 calls in flight', async () => {

@@ -36,6 +36,8 @@ function fakeDispatcher() {
     },
     bigint: async () => 1n,
     nothing: async () => undefined,
+    // Asks the client (a serving SDK) and returns its answer, as a relay hands over a provider call.
+    ask: async (params, conn) => conn.request('provider.call', params, params?.timeoutMs ?? 1000),
     subscribe: async (_params, conn) => {
       conn.notify('event', { hello: conn.id });
       conn.onClose(() => seen.push('closed'));
@@ -313,6 +315,59 @@ describe('robustness', () => {
     while (last?.id !== 'final');
     expect(last).toEqual({ jsonrpc: '2.0', id: 'final', result: null });
     expect(raw.ws.readyState).toBe(WebSocket.OPEN);
+  });
+});
+
+describe('requests from the node to the client', () => {
+  it("delivers a request with a string id and resolves with the client's answer, result or error", async () => {
+    const { url } = await startServer();
+    const client = await RpcClient.connect(url);
+    cleanups.push(() => client.close());
+    client.onRequest(async (method, params) => {
+      if ((params as { fail?: boolean }).fail) throw { code: 4000, message: 'refused', data: { code: 'app' } };
+      return { method, params };
+    });
+    expect(await client.call('ask', { x: 1 })).toEqual({ answer: { jsonrpc: '2.0', id: 'n1', result: { method: 'provider.call', params: { x: 1 } } } });
+    expect(await client.call('ask', { fail: true })).toMatchObject({ answer: { id: 'n2', error: { code: 4000, message: 'refused', data: { code: 'app' } } } });
+  });
+
+  it('a handler that throws a plain Error answers provider_error; no handler answers method_not_found', async () => {
+    const { url } = await startServer();
+    const client = await RpcClient.connect(url);
+    cleanups.push(() => client.close());
+    expect(await client.call('ask', {})).toMatchObject({ answer: { error: { code: -32601, data: { code: 'method_not_found' } } } });
+    client.onRequest(async () => {
+      throw new Error('handler broke');
+    });
+    expect(await client.call('ask', {})).toMatchObject({ answer: { error: { code: -32000, message: 'handler broke', data: { code: 'provider_error' } } } });
+  });
+
+  it('times out a client that does not answer, and never answers an answer it did not ask for', async () => {
+    const { url } = await startServer();
+    const raw = await openRaw(url);
+    raw.ws.send('{"jsonrpc":"2.0","id":1,"method":"ask","params":{"timeoutMs":50}}');
+    expect(JSON.parse(await raw.next())).toMatchObject({ id: 'n1', method: 'provider.call' });
+    expect(await raw.nextJson()).toEqual({ jsonrpc: '2.0', id: 1, result: 'timeout' });
+    // A late answer, and one to an id never sent, get nothing back; the connection still answers calls.
+    raw.ws.send('{"jsonrpc":"2.0","id":"n1","result":1}');
+    raw.ws.send('{"jsonrpc":"2.0","id":"n99","error":{"code":1,"message":"x"}}');
+    expect(await raw.exchange('{"jsonrpc":"2.0","id":2,"method":"echo","params":{"after":1}}')).toBe('{"jsonrpc":"2.0","id":2,"result":{"after":1}}');
+  });
+
+  it('resolves a request in flight with closed when the socket closes', async () => {
+    const fake = await startServer();
+    const raw = await openRaw(fake.url);
+    let asked: Promise<unknown> | null = null;
+    const original = fake.dispatcher.call.bind(fake.dispatcher);
+    fake.dispatcher.call = (method, params, conn) => {
+      if (method !== 'ask') return original(method, params, conn);
+      asked = conn.request('provider.call', {}, 5000);
+      return asked;
+    };
+    raw.ws.send('{"jsonrpc":"2.0","id":1,"method":"ask","params":{}}');
+    await raw.next();
+    raw.ws.close();
+    expect(await asked).toBe('closed');
   });
 });
 
