@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcClient, RpcError, SignpostClient } from '../../../dist/runtime/index.js';
 import type { Record as ProviderRecord } from '../../../protocols/types.js';
-import { startCluster, stopCluster, type ClusterNode } from '../../helpers/cluster.js';
+import { pollUntil, restartMember, startCluster, stopCluster, type ClusterNode } from '../../helpers/cluster.js';
 import { metric, scrape } from '../../helpers/metrics.js';
 import { peer } from '../../helpers/objects.js';
 
@@ -202,5 +202,55 @@ describe('executeOnProviders over three relays, one of them down', () => {
     const down = byValue.get('provider 1')!;
     expect(down.ok).toBe(false);
     expect(((down as { error: RpcError }).error).code).toBe('provider_unreachable');
+  }, 60_000);
+});
+
+describe('node providers and reconnects', () => {
+  let nodes: ClusterNode[];
+  const clients: SignpostClient[] = [];
+  const admin = peer(90);
+
+  beforeAll(async () => {
+    nodes = await startCluster(2, { env: { admins: admin.peerId } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await stopCluster(nodes.filter((n) => n.child.exitCode === null));
+  });
+
+  it("an admin serves as its node, and callers reach the node provider directly (no relay)", async () => {
+    const a = await SignpostClient.connect(nodes[0].rpcUrl, { identity: admin });
+    clients.push(a);
+    const { record } = await a.createResourceAndRegisterNodeProvider('relay-e2e-node', 'the node itself', { serviceId: 'status', ack: 2 });
+    expect(record.metadata.peer_id).toBe(nodes[0].peerId);
+    expect(record.metadata.relay_id).toEqual([]);
+    await a.serve('status', { async health() { return { up: true, served_as: 'node' }; } }, { asNode: true });
+    const c = await SignpostClient.connect(nodes[1].rpcUrl, { identity: caller });
+    clients.push(c);
+    expect(await c.callProvider(record, 'health')).toEqual({ up: true, served_as: 'node' });
+    // A client that is not an admin cannot serve as the node.
+    const notAdmin = await SignpostClient.connect(nodes[0].rpcUrl, { identity: other });
+    clients.push(notAdmin);
+    await expect(notAdmin.serve('status', { async health() { return 'forged'; } }, { asNode: true })).rejects.toThrow(/not an admin/);
+  });
+
+  it('serves again after its node restarts, without the provider doing anything', async () => {
+    const p = await SignpostClient.connect(nodes[0].rpcUrl, { identity: provider, reconnectBaseMs: 50, reconnectMaxMs: 200 });
+    clients.push(p);
+    await p.serve('calc', { async add(a: number, b: number) { return a + b; } });
+    const c = await SignpostClient.connect(nodes[1].rpcUrl, { identity: caller });
+    clients.push(c);
+    const target = { peerId: provider.peerId, relayId: nodes[0].peerId, serviceId: 'calc', method: 'add', params: [1, 2] };
+    expect(await c.callPeer(target)).toBe(3);
+    await nodes[0].stop();
+    nodes[0] = await restartMember(nodes[0], [nodes[1].baseUrl], { env: { admins: admin.peerId } });
+    const answered = await pollUntil(
+      () => c.callPeer<number>({ ...target, timeoutMs: 1000 }).catch((e: RpcError) => e.code),
+      (v) => v === 3,
+      15_000,
+      200,
+    );
+    expect(answered).toBe(3);
   }, 60_000);
 });
