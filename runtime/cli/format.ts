@@ -10,7 +10,7 @@ import { systemRandom } from '../../protocols/random.js';
 import { loadOrCreateIdentity, readIdentityFile } from '../node/identity-file.js';
 import { keyPolicy } from '../../protocols/pow.js';
 import type { Key, Record as ProviderRecord } from '../../protocols/types.js';
-import type { MiningProgress, PeerError, PeerInfo } from '../client/client.js';
+import type { MiningProgress, PeerError, PeerInfo, ProviderOutcome } from '../client/client.js';
 import { RpcError } from '../client/rpc-client.js';
 
 /** The client identity the CLI signs with when no `--key` is given (created on first use, mode 0600). */
@@ -106,6 +106,48 @@ export function peersText(peers: PeerInfo[], now: number): string {
     ['PEER_ID', 'ADDRESS', 'BUCKET', 'LAST_SEEN'],
     peers.map((p) => [p.peer_id, p.address, String(p.distance_bucket), timeText(p.last_seen, now)]),
   );
+}
+
+/** One provider's outcome of `provider call`, as `--json` prints it. */
+export type CallOutcomeJson = {
+  peer_id: string;
+  /** null for a node provider (called directly). */
+  relay_id: string | null;
+  service_id: string | null;
+} & ({ ok: true; result: unknown } | { ok: false; error: { code: string; message: string; data: { [k: string]: unknown } } });
+
+/**
+ * An outcome of `executeOnProviders` as JSON: the result, or the error's code (SPEC §7, or the provider's
+ * own `data.code`), message and data. A record that names no service cannot be called (`no_service`).
+ */
+export function callOutcomeJson(o: ProviderOutcome<unknown>): CallOutcomeJson {
+  const m = o.provider.metadata;
+  const who = { peer_id: m.peer_id, relay_id: m.relay_id[0] ?? null, service_id: m.service_id[0] ?? null };
+  if (o.ok) return { ...who, ok: true, result: o.result ?? null };
+  const e = o.error;
+  if (e instanceof RpcError) return { ...who, ok: false, error: { code: e.code, message: e.message, data: e.data } };
+  if (m.service_id.length === 0) {
+    return { ...who, ok: false, error: { code: 'no_service', message: 'its record names no service to call (give --service S to call the providers of S only)', data: {} } };
+  }
+  const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : 'client_error';
+  return { ...who, ok: false, error: { code, message: (e as Error)?.message ?? String(e), data: {} } };
+}
+
+/** `provider call`: one block per provider (host, relay, service, `ok RESULT` or `error CODE: MESSAGE`), then a count. */
+export function outcomesText(resourceId: string, serviceId: string | undefined, outcomes: CallOutcomeJson[]): string {
+  if (outcomes.length === 0) return `no providers of ${resourceId}${serviceId === undefined ? '' : ` for service ${serviceId}`}`;
+  const blocks = outcomes.map((o) =>
+    [
+      `provider ${o.peer_id}`,
+      `  relay    ${o.relay_id ?? '- (a node, called directly)'}`,
+      `  service  ${o.service_id ?? '-'}`,
+      o.ok ? `  ok       ${JSON.stringify(o.result)}` : `  error    ${o.error.code}: ${o.error.message}`,
+    ].join('\n'),
+  );
+  const failed = outcomes.filter((o) => !o.ok).length;
+  const n = outcomes.length;
+  const count = failed === 0 ? `${n === 1 ? 'the provider' : `all ${n} providers`} answered` : `${failed} of ${n} provider${n === 1 ? '' : 's'} failed`;
+  return `${blocks.join('\n')}\n${count}`;
 }
 
 /** "acks 1", then one line per node that failed. */

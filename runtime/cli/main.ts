@@ -29,10 +29,13 @@ Resources API, as a client with its own key (see "Client options" below):
                                     create a resource owned by your key
   signpost resource get ID [--ack N]
                                     show a resource (its verified key)
-  signpost provider register ID --value V [--service S] [--keep] [--node]
-                                    register yourself (or, with --node, the node) as a provider
+  signpost provider register ID --value V [--service S] [--keep [--serve-echo]] [--node]
+                                    register yourself (or, with --node, the node) as a provider;
+                                    --serve-echo also serves S with an echo method while kept
   signpost provider unregister ID [--peer PEER | --node]
                                     remove a provider you issued (signed tombstone)
+  signpost provider call ID METHOD [JSON] [--service S]
+                                    call METHOD on every provider through its relay
   signpost resolve ID [--ack N] [--service S]
                                     list the providers of a resource
   signpost watch ID                 follow a resource's providers until Ctrl-C

@@ -342,7 +342,7 @@ export class SignpostClient {
   /**
    * Resolves the providers, then runs `fn` on each of them at once; one outcome per provider, in rank
    * order, whether `fn` returned or threw. `fn` gets the provider and `call(method, ...args)`, which
-   * calls that provider through its relay (`callProvider`).
+   * calls that provider through its relay (`callProvider`); `timeoutMs` bounds the resolve and each call.
    *
    * @example
    * const outcomes = await client.executeOnProviders(resourceId, (provider, call) => call('do_smth', 42), { ack: 3 });
@@ -353,7 +353,7 @@ export class SignpostClient {
     opts: CallOptions & { serviceId?: string } = {},
   ): Promise<ProviderOutcome<T>[]> {
     const { providers } = await this.resolveProviders(resourceId, opts);
-    const settled = await Promise.allSettled(providers.map(async (p) => fn(p, (method, ...args) => this.callProvider(p, method, ...args))));
+    const settled = await Promise.allSettled(providers.map(async (p) => fn(p, (method, ...args) => this.callRecord(p, method, args, opts.timeoutMs))));
     return settled.map((s, i): ProviderOutcome<T> => (s.status === 'fulfilled' ? { provider: providers[i], ok: true, result: s.value } : { provider: providers[i], ok: false, error: s.reason }));
   }
 
@@ -364,11 +364,7 @@ export class SignpostClient {
    * `rate_limited`.
    */
   callProvider<R = unknown>(provider: ProviderRecord, method: string, ...args: unknown[]): Promise<R> {
-    const serviceId = provider.metadata.service_id[0];
-    if (serviceId === undefined) {
-      return Promise.reject(new Error(`callProvider: the record of ${provider.metadata.peer_id} names no service_id; use callPeer with a serviceId`));
-    }
-    return this.callPeer<R>({ peerId: provider.metadata.peer_id, relayId: provider.metadata.relay_id[0] ?? null, serviceId, method, params: args });
+    return this.callRecord<R>(provider, method, args, undefined);
   }
 
   /** `resources.call_provider`: calls a method of any provider by its peer id, relay and service. The caller is this client (authenticated). */
@@ -580,6 +576,15 @@ export class SignpostClient {
       // A dropped connection ended the subscription already.
       if (e instanceof RpcError) throw e;
     }
+  }
+
+  /** Calls `method` of the provider of `record`, at its relay, with the record's service. */
+  private callRecord<R>(record: ProviderRecord, method: string, args: unknown[], timeoutMs: number | undefined): Promise<R> {
+    const serviceId = record.metadata.service_id[0];
+    if (serviceId === undefined) {
+      return Promise.reject(new Error(`callProvider: the record of ${record.metadata.peer_id} names no service_id; use callPeer with a serviceId`));
+    }
+    return this.callPeer<R>({ peerId: record.metadata.peer_id, relayId: record.metadata.relay_id[0] ?? null, serviceId, method, params: args, timeoutMs });
   }
 
   /** A request of the node: a `provider.call` for a service this client serves. */

@@ -103,6 +103,12 @@ export class Dht implements ActorSource {
     }
   }
 
+  /** The address the routing table holds for `peerId`, or null. */
+  addressOf(peerId: string): string | null {
+    const location = nodeLocation(peerId);
+    return (location && this.table.get(peerId, location)?.address) ?? null;
+  }
+
   /** `find_node`: the k contacts this node knows closest to `target`. */
   closestKnown(target: Uint8Array): PeerAddress[] {
     return this.table.closest(target, this.opts.k).map((c) => ({ peer_id: c.peerId, address: c.address }));

@@ -24,7 +24,7 @@ import type { PeerLink, PeerTarget, Transport } from './transport.js';
 export interface RelayOptions {
   selfPeerId: string;
   transport: Transport;
-  dht: Pick<Dht, 'lookup' | 'peers'>;
+  dht: Pick<Dht, 'lookup' | 'addressOf'>;
   /** Hands a call to the provider's serving connection here (rpc/serving.ts). */
   serving: { deliver(d: Delivery): Promise<ProviderAnswer> };
   timers: Timers;
@@ -125,8 +125,8 @@ export class Relay {
     const location = nodeLocation(peerId);
     if (!location) throw new SignpostError('invalid_peer_id', `${what} is not a valid peer id`);
     if (this.opts.transport.peers().some((p) => p.peerId === peerId)) return { peerId, address: null };
-    const row = this.opts.dht.peers().find((p) => p.peer_id === peerId);
-    if (row) return { peerId, address: row.address };
+    const known = this.opts.dht.addressOf(peerId);
+    if (known) return { peerId, address: known };
     const now = this.opts.timers.now();
     const hit = this.located.get(peerId);
     if (hit && now - hit.at < LOCATED_TTL_MS) return { peerId, address: hit.address };
