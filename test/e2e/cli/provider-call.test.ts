@@ -4,47 +4,14 @@
  * it through the first, run as a user runs them (bin/signpost.mjs on the built dist/) against real nodes in
  * test mode, each command with its own key file (signpost keygen --out FILE).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, stopCluster, type ClusterNode } from '../../helpers/cluster.js';
+import { run, start } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/node-process.js';
 import { eventually } from '../../helpers/sdk.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/signpost.mjs', import.meta.url));
 const T0 = 1_700_000_000;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Environment of a CLI process: HOME is `home` (where the default client identity lives), no SIGNPOST_*. */
-function envWith(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-  for (const k of Object.keys(env)) if (k.startsWith('SIGNPOST_')) delete env[k];
-  return env;
-}
-
-function start(args: string[], home: string): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: envWith(home), cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-async function run(args: string[], home: string, timeoutMs = 15_000): Promise<Run> {
-  const p = start(args, home);
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
-  const code = await p.exited;
-  clearTimeout(timer);
-  return { code, stdout: p.stdout(), stderr: p.stderr() };
-}
 
 describe('signpost provider call / provider register --serve-echo, two nodes', () => {
   let nodes: ClusterNode[];

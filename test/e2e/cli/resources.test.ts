@@ -3,50 +3,17 @@
  * `peers`, `watch`, run as a user runs them (bin/signpost.mjs on the built dist/) against a real node in
  * test mode, with the client identity in a temporary HOME.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { identityFromFile, identityToFile } from '../../../protocols/identity.js';
+import { run, start } from '../../helpers/cli.js';
 import { tempDir, useNodeProcess } from '../../helpers/node-process.js';
 import { peer } from '../../helpers/objects.js';
 import { eventually } from '../../helpers/sdk.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/signpost.mjs', import.meta.url));
 const T0 = 1_700_000_000;
 const admin = peer(50);
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Environment of a CLI process: HOME is `home` (where the default client identity lives), no SIGNPOST_*. */
-function envWith(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-  for (const k of Object.keys(env)) if (k.startsWith('SIGNPOST_')) delete env[k];
-  return env;
-}
-
-function start(args: string[], home: string): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: envWith(home), cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-async function run(args: string[], home: string, timeoutMs = 15_000): Promise<Run> {
-  const p = start(args, home);
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
-  const code = await p.exited;
-  clearTimeout(timer);
-  return { code, stdout: p.stdout(), stderr: p.stderr() };
-}
 
 describe('signpost resource / provider / resolve / peers / watch', () => {
   const ctx = useNodeProcess({ env: { admins: admin.peerId } });
