@@ -108,7 +108,7 @@ const KEY_FIELDS = ['id', 'label', 'owner_peer_id', 'timestamp_created', 'challe
 /** SPEC §3.1 + §3.5 step 1 for a Key. */
 export function parseKey(x: unknown, path = 'key'): Key {
   const o = expectFields(x, path, KEY_FIELDS);
-  expectString(o.id, `${path}.id`, 64);
+  expectResourceId(o.id, `${path}.id`);
   expectString(o.label, `${path}.label`, LIMITS.label);
   expectPeerIdString(o.owner_peer_id, `${path}.owner_peer_id`);
   expectTimestamp(o.timestamp_created, `${path}.timestamp_created`);

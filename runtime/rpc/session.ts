@@ -27,11 +27,12 @@ export function sessionHandlers(node: NodeFacade): Handlers {
       return { nonce: base64urlEncode(nonce) };
     },
     'session.authenticate': (p, conn) => {
+      // A nonce serves one attempt, whatever the attempt's fault: it is used up before anything is checked.
+      const nonce = conn.session.nonce;
+      conn.session.nonce = null;
       const peerId = expectPeerIdString(p.peer_id, 'peer_id');
       const signature = expectBytes(p.signature, 'signature', LIMITS.signature, true);
       expectPeerId(peerId, 'peer_id');
-      const nonce = conn.session.nonce;
-      conn.session.nonce = null; // a nonce serves one attempt
       if (!nonce) throw new SignpostError('unauthorized', 'session.authenticate: no current nonce; call session.challenge first');
       const ok = verifyStrict(node.ed25519, publicKeyOf(peerId)!, sessionDigest(nonce, node.peerId), base64urlDecode(signature)!);
       if (!ok) throw new SignpostError('invalid_signature', `session.authenticate: signature by ${peerId} over the session digest does not verify`);

@@ -455,6 +455,17 @@ describe('session.* (SPEC §9.3)', () => {
     expect(e.rpcCode).toBe(1002);
   });
 
+  it('uses the nonce up in an attempt refused for its shape or its peer id too', async () => {
+    const rpc = await node.client();
+    for (const refused of [{ peer_id: 'not-a-peer-id' }, { peer_id: client.peerId, signature: 'AAAA' }]) {
+      const { nonce } = await rpc.call<{ nonce: string }>('session.challenge');
+      const e = await failure(rpc, 'session.authenticate', { peer_id: client.peerId, signature: sessionSig(nonce), ...refused });
+      expect(['invalid_peer_id', 'invalid_params']).toContain(e.code);
+      // The right signature over that nonce comes too late.
+      expect((await failure(rpc, 'session.authenticate', { peer_id: client.peerId, signature: sessionSig(nonce) })).code).toBe('unauthorized');
+    }
+  });
+
   it('checks shapes, then the peer id, then the nonce', async () => {
     const rpc = await node.client();
     const sig = base64urlEncode(new Uint8Array(64));

@@ -423,7 +423,14 @@ describe('the order of SPEC §3.5 step 1', () => {
 
   it('peer ids come before the challenge type', () => {
     expect(outcome(() => parseKey(withKey({ owner_peer_id: SECP256K1, challenge_type: 'pow/v9' })))).toBe('invalid_peer_id');
-    expect(outcome(() => parseKey(withKey({ owner_peer_id: SMALL_ORDER, challenge_type: 'x', id: 'not-an-id' })))).toBe('invalid_peer_id');
+    expect(outcome(() => parseKey(withKey({ owner_peer_id: SMALL_ORDER, challenge_type: 'x', id: resourceId('someone else', B.peerId) })))).toBe('invalid_peer_id');
+  });
+
+  it('a key id that is not the base58 of 32 bytes is a shape error, before the peer ids (SPEC §3.5 step 1)', () => {
+    for (const id of ['not-an-id', '', '1'.repeat(44), `${resourceId('x', B.peerId)}1`]) {
+      expect(outcome(() => parseKey(withKey({ id })))).toBe('invalid_params');
+      expect(outcome(() => parseKey(withKey({ id, owner_peer_id: SMALL_ORDER })))).toBe('invalid_params');
+    }
   });
 
   it('the challenge type comes before the id check and the challenge fit', () => {
