@@ -324,6 +324,18 @@ export function mergeAnswers(answers: readonly KeyItem[], hosts: ReadonlySet<str
   return keyItem(state, { ...ctx, hostPeerId: '', hosts })!;
 }
 
+/**
+ * Read repair (SPEC §5): true when one node's answer misses part of the merged view, another version of
+ * the key, or a served record or visible tombstone it does not hold, so that node should be sent the view.
+ */
+export function lacks(answer: KeyItem, merged: KeyItem): boolean {
+  if (answer.key.signature !== merged.key.signature) return true;
+  const held = new Set<string>();
+  for (const r of answer.records) held.add(r.signature);
+  for (const t of answer.tombstones) held.add(t.issuer_signature);
+  return merged.records.some((r) => !held.has(r.signature)) || merged.tombstones.some((t) => !held.has(t.issuer_signature));
+}
+
 /** `evict_stale`'s share of one key (SPEC §4.5): the item when the key is stale, else null. */
 export function staleItem(state: ResourceState, ctx: RuleContext): KeyItem | null {
   return state.stored && isKeyStale(state.stored, ctx) ? keyItem(state, ctx) : null;

@@ -22,13 +22,18 @@ export async function localItem(shards: Shards, sync: Pick<Sync, 'isComplete'>, 
   return sync.isComplete(keyId) ? item : { ...item, partial: true };
 }
 
+/**
+ * Stores a pushed key with its records and tombstones (a republish, or a read repair), each admitted by the
+ * resource's actor like any write; `updated` counts the entries that changed something.
+ */
+export async function acceptPush(shards: Shards, key: Key, records: unknown[], tombstones: unknown[]): Promise<{ updated: number }> {
+  await shards.request(key.id, { type: 'republish_key', key });
+  const r = records.length ? await shards.request<{ updated: number }>(key.id, { type: 'republish_records', items: records }) : { updated: 0 };
+  const t = tombstones.length ? await shards.request<{ updated: number }>(key.id, { type: 'republish_tombstones', items: tombstones }) : { updated: 0 };
+  return { updated: r.updated + t.updated };
+}
+
 export function peerService(dht: Dht, shards: Shards, sync: Sync, relay: Pick<Relay, 'serve'>): (from: PeerLink, req: PeerRequest) => Promise<unknown> {
-  const acceptPush = async (key: Key, records: unknown[], tombstones: unknown[]) => {
-    await shards.request(key.id, { type: 'republish_key', key });
-    const r = records.length ? await shards.request<{ updated: number }>(key.id, { type: 'republish_records', items: records }) : { updated: 0 };
-    const t = tombstones.length ? await shards.request<{ updated: number }>(key.id, { type: 'republish_tombstones', items: tombstones }) : { updated: 0 };
-    return { updated: r.updated + t.updated };
-  };
   return async (from, req) => {
     switch (req.method) {
       case 'ping':
@@ -47,7 +52,7 @@ export function peerService(dht: Dht, shards: Shards, sync: Sync, relay: Pick<Re
       case 'get':
         return localItem(shards, sync, req.key_id);
       case 'republish':
-        return acceptPush(req.key, req.records, req.tombstones);
+        return acceptPush(shards, req.key, req.records, req.tombstones);
       case 'sync':
         return sync.respond(from, req.message);
       case 'relay_call':

@@ -10,8 +10,8 @@
  * the same signatures again, and every other node of the neighbourhood admits it in full.
  */
 import { SignpostError, failedWith } from '../../protocols/errors.js';
-import { admitKey, admitRecord, admitTombstone, mergeAnswers, type KeyItem, type RuleContext } from '../../protocols/registry.js';
-import { mergeKeys, offersService } from '../../protocols/rules.js';
+import { admitKey, admitRecord, admitTombstone, lacks, mergeAnswers, type KeyItem, type RuleContext } from '../../protocols/registry.js';
+import { offersService } from '../../protocols/rules.js';
 import { signRecord, verifyKeyItem, type SignatureVerifier } from '../../protocols/signed.js';
 import { parseKeyContents } from '../../protocols/wire.js';
 import type { Identity } from '../../protocols/identity.js';
@@ -19,7 +19,7 @@ import type { Key, Record as ProviderRecord, RecordMetadata, Tombstone } from '.
 import type { Shards } from '../store/shards.js';
 import type { ShardRequest } from '../store/shard-protocol.js';
 import type { Neighbourhoods } from './neighbourhood.js';
-import { localItem } from './peer-service.js';
+import { acceptPush, localItem } from './peer-service.js';
 import { quorum, type FanOut, type Neighbour, type Quorum } from './quorum.js';
 import type { Transport } from './transport.js';
 import type { Sync } from './sync.js';
@@ -44,6 +44,9 @@ type Answer = KeyItem & { partial?: true };
 type Acks = Omit<Quorum<unknown>, 'answers'>;
 
 export class Resources {
+  /** Nodes sent the merged view of a read because their answer missed part of it (for /metrics). */
+  readRepairs = 0;
+
   constructor(private readonly opts: ResourcesOptions) {}
 
   // ---- the client API (SPEC §9.2) ----
@@ -80,8 +83,8 @@ export class Resources {
   }
 
   async getResource(resourceId: string, f: FanOut): Promise<{ resource: Key; acks: number; errors: PeerError[] }> {
-    const q = await this.read(resourceId, f);
-    return { resource: mergeKeys([...q.answers.values()].map((a) => a.key)), acks: q.acks, errors: q.errors };
+    const { q, merged } = await this.read(resourceId, f);
+    return { resource: merged.key, acks: q.acks, errors: q.errors };
   }
 
   /** The providers as every node of the neighbourhood that answers in time sees them ([] if none holds the key). */
@@ -95,8 +98,7 @@ export class Resources {
   }
 
   async resolveProviders(resourceId: string, f: FanOut, serviceId?: string): Promise<{ providers: ProviderRecord[]; acks: number; errors: PeerError[] }> {
-    const q = await this.read(resourceId, f);
-    const merged = mergeAnswers([...q.answers.values()], new Set(q.answers.keys()), this.opts.ruleContext());
+    const { q, merged } = await this.read(resourceId, f);
     const providers = serviceId === undefined ? merged.records : merged.records.filter((r) => offersService(r, serviceId));
     return { providers, acks: q.acks, errors: q.errors };
   }
@@ -112,20 +114,47 @@ export class Resources {
   }
 
   /**
-   * A read of the whole neighbourhood; `key_not_found` is not a success (SPEC §9.2), and a partial answer
-   * counts only when no complete one can come.
+   * A read of the whole neighbourhood, merged; `key_not_found` is not a success (SPEC §9.2), and a partial
+   * answer counts only when no complete one can come. When this node is in the neighbourhood its own
+   * answer is always part of the merge, however fast the others were (a client reads its writes through
+   * one node). Every node whose answer misses part of the merged view is sent it (read repair).
    */
-  private async read(keyId: string, f: FanOut): Promise<Quorum<Answer>> {
+  private async read(keyId: string, f: FanOut): Promise<{ q: Quorum<Answer>; merged: KeyItem }> {
     const { neighbourhoods } = this.opts;
     const deadline = neighbourhoods.timers.now() + f.timeoutMs;
     const nodes = await neighbourhoods.of(keyId, deadline);
     const partial = (a: Answer) => a.partial === true;
-    return quorum(nodes, f.ack, deadline, (n, ms) => this.fetch(n, keyId, ms), neighbourhoods.timers, { partial }).catch((e: unknown) => {
+    let own: Promise<Answer> | null = null;
+    const fetch = (n: Neighbour, ms: number) => (n.self ? (own ??= this.fetch(n, keyId, ms)) : this.fetch(n, keyId, ms));
+    const q = await quorum(nodes, f.ack, deadline, fetch, neighbourhoods.timers, { partial }).catch((e: unknown) => {
       if (e instanceof SignpostError && e.data.acks === 0 && failedWith(e, (code) => code === 'key_not_found', { answersOnly: true })) {
         throw new SignpostError('key_not_found', `Key ${keyId} is not held by any node of its neighbourhood that answered`, { errors: e.data.errors });
       }
       throw e;
     });
+    const self = nodes.find((n) => n.self);
+    if (self && own && !q.answers.has(self.peerId)) {
+      const mine = await (own as Promise<Answer>).catch(() => null);
+      if (mine) q.answers.set(self.peerId, mine);
+    }
+    const merged = mergeAnswers([...q.answers.values()], new Set(q.answers.keys()), this.opts.ruleContext());
+    this.repair(nodes, q.answers, merged);
+    return { q, merged };
+  }
+
+  /** Read repair: the merged view goes to each node whose answer missed part of it, in the background. */
+  private repair(nodes: readonly Neighbour[], answers: ReadonlyMap<string, Answer>, merged: KeyItem): void {
+    const { neighbourhoods, shards, requestTimeoutMs } = this.opts;
+    for (const [peerId, answer] of answers) {
+      if (!lacks(answer, merged)) continue;
+      const n = nodes.find((x) => x.peerId === peerId);
+      if (!n) continue;
+      this.readRepairs++;
+      const push = n.self
+        ? acceptPush(shards, merged.key, merged.records, merged.tombstones)
+        : neighbourhoods.send(n, 'republish', { key: merged.key, records: merged.records, tombstones: merged.tombstones }, requestTimeoutMs);
+      void push.catch(() => undefined);
+    }
   }
 
   private async fetch(n: Neighbour, keyId: string, timeoutMs: number): Promise<Answer> {

@@ -209,7 +209,7 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
     const inspect = new Inspector({ now: () => clock.now(), actors: () => actors.list(), setInspecting: (on) => actors.setInspecting(on) });
     inspector = inspect;
     opened.push(inspect);
-    metrics.collectFrom({ shards, store, others, dht, transport, sync, relay, serving });
+    metrics.collectFrom({ shards, store, others, dht, transport, sync, relay, serving, resources });
 
     const dispatcher = metrics.instrument(
       createDispatcher({

@@ -7,6 +7,7 @@
 import { SignpostError } from '../../protocols/errors.js';
 import { ProviderError } from '../../protocols/relay.js';
 import type { Relay } from '../net/relay.js';
+import type { Resources } from '../net/resources.js';
 import type { Serving } from '../rpc/serving.js';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, MetricsRegistry } from '../base/metrics.js';
 import type { RpcDispatcher } from '../rpc/server.js';
@@ -39,6 +40,7 @@ export function nodeMetrics() {
   const syncBytes = registry.add(new Gauge('signpost_sync_bytes_total', 'Bytes of sync frames, both roles, entry bodies included, by direction', 'counter'));
   const syncEntries = registry.add(new Gauge('signpost_sync_entries_total', 'Entries sync sent to neighbours and received from them, by direction', 'counter'));
   const relayCalls = registry.add(new Gauge('signpost_relay_calls_total', 'Provider calls this node delivered as a relay, by outcome (ok, provider_error: the provider answered an error, or why it failed)', 'counter'));
+  const readRepairs = registry.add(new Gauge('signpost_read_repairs_total', 'Nodes sent the merged view of a read because their answer missed part of it (read repair)', 'counter'));
   const serving = registry.add(new Gauge('signpost_serving_sessions', 'Client connections that serve providers here (session.serve)'));
 
   return {
@@ -67,7 +69,7 @@ export function nodeMetrics() {
       jobDuration.observe(ms / 1000, { job: kind });
     },
     /** `others`: every actor source but the shards (their actors are counted without listing them). */
-    collectFrom(from: { shards: Shards; store: Store; others: ActorSource[]; dht: Dht; transport: Transport; sync: Sync; relay: Relay; serving: Serving }): void {
+    collectFrom(from: { shards: Shards; store: Store; others: ActorSource[]; dht: Dht; transport: Transport; sync: Sync; relay: Relay; serving: Serving; resources: Resources }): void {
       const { shards, store, others, dht, transport, sync } = from;
       registry.collect(async () => {
         const s = await shards.stats();
@@ -94,6 +96,7 @@ export function nodeMetrics() {
         syncEntries.set(Object.entries(c.entries).map(([direction, value]) => ({ labels: { direction }, value })));
         relayCalls.set(Object.entries(from.relay.delivered).map(([outcome, value]) => ({ labels: { outcome }, value })));
         serving.set([{ value: from.serving.stats().sessions }]);
+        readRepairs.set([{ value: from.resources.readRepairs }]);
       });
     },
   };

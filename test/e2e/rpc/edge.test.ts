@@ -459,7 +459,8 @@ describe('session.* (SPEC §9.3)', () => {
     const rpc = await node.client();
     for (const refused of [{ peer_id: 'not-a-peer-id' }, { peer_id: client.peerId, signature: 'AAAA' }]) {
       const { nonce } = await rpc.call<{ nonce: string }>('session.challenge');
-      const e = await failure(rpc, 'session.authenticate', { peer_id: client.peerId, signature: sessionSig(nonce), ...refused });
+      const honest = { peer_id: client.peerId, signature: sessionSig(nonce) };
+      const e = await failure(rpc, 'session.authenticate', { ...honest, ...refused });
       expect(['invalid_peer_id', 'invalid_params']).toContain(e.code);
       // The right signature over that nonce comes too late.
       expect((await failure(rpc, 'session.authenticate', { peer_id: client.peerId, signature: sessionSig(nonce) })).code).toBe('unauthorized');
