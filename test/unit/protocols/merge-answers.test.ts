@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../../protocols/encoding.js';
 import { recordDigest } from '../../../protocols/objects.js';
-import { mergeAnswers, type KeyItem, type RuleContext } from '../../../protocols/registry.js';
+import { lacks, mergeAnswers, type KeyItem, type RuleContext } from '../../../protocols/registry.js';
 import { DEFAULT_RULE_CONFIG, type Key, type Record as ProviderRecord, type Tombstone } from '../../../protocols/types.js';
 import { key, peer, record, tombstone } from '../../helpers/objects.js';
 
@@ -220,5 +220,23 @@ describe('mergeAnswers', () => {
       const merged = mergeAnswers([answer([expired, expiredHosted, others[0]])], hosts(N1), ctx({}, now));
       expect(slots(merged.records)).toEqual(slots([others[0], expiredHosted]));
     });
+  });
+});
+
+describe('lacks (read repair)', () => {
+  const r1 = record(k0, ISSUERS[0], TS);
+  const r2 = record(k0, ISSUERS[1], TS);
+  const r1v2 = record(k0, ISSUERS[0], TS + 10, { value: 'v2' });
+  const t2 = tombstone(k0, ISSUERS[1], ISSUERS[1].peerId, TS + 20);
+
+  it('is false for an answer that holds the whole merged view, and true for one missing a record, a version, a tombstone or the key', () => {
+    const merged = mergeAnswers([answer([r1v2, r2]), answer([r1], [t2])], hosts(N1, N2), ctx());
+    expect(merged.records.map((r) => r.metadata.value)).toEqual(['v2']);
+    expect(lacks(merged, merged)).toBe(false);
+    expect(lacks(answer([r1v2], [t2]), merged)).toBe(false);
+    expect(lacks(answer([r1], [t2]), merged)).toBe(true); // an older version of the slot
+    expect(lacks(answer([r1v2]), merged)).toBe(true); // the tombstone
+    expect(lacks(answer([], [t2]), merged)).toBe(true); // the record
+    expect(lacks(answer([r1v2], [t2], key(OWNER, 'weather', TS - 1)), merged)).toBe(true); // an older key
   });
 });
