@@ -45,6 +45,8 @@ export interface RpcLimits {
   max_concurrent_requests: number;
   rate_limit_per_s: number;
   rate_limit_burst: number;
+  /** A connection that keeps emptying its bucket this long is closed (1008); default 10 000 ms. */
+  flood_close_ms?: number;
 }
 
 /** A client's answer to a request from the node: the answer object, or why there is none. */
@@ -64,6 +66,9 @@ type Outcome = { result: unknown } | { error: RpcErrorObject };
  * batch silently and leaves its requests unanswered. Refusing it here answers the same error everywhere.
  */
 const MAX_PARAMS_DEPTH = 32;
+
+/** A connection that keeps emptying its token bucket this long is closed (1008), unless the limits say otherwise. */
+const FLOOD_CLOSE_MS = 10_000;
 
 const defaultLog: RpcLog = (msg, fields) => console.error(JSON.stringify({ level: 'error', msg, ...fields }));
 
@@ -131,8 +136,37 @@ function serveConnection(ws: WebSocket, path: string, dispatcher: RpcDispatcher,
   let running = 0;
   let unflushedBytes = 0;
   const unflushedLimit = 4 * limits.max_frame_bytes;
+  // A connection that empties its token bucket is not read until a tenth of the burst has refilled: a
+  // flooder is slowed by TCP, not answered frame by frame (the frames already read get `rate_limited`).
+  // One that keeps at it for `flood_close_ms` (10 s) is closed (1008).
+  let throttled = false;
+  /** Closed for flooding: frames still buffered are dropped unread. */
+  let cutOff = false;
+  let abusingSince: number | null = null;
+  let lastThrottleEnd = 0;
+  const floodCloseMs = limits.flood_close_ms ?? FLOOD_CLOSE_MS;
+  const pauseMs = Math.max(1, (1000 * Math.max(1, limits.rate_limit_burst / 10)) / limits.rate_limit_per_s);
+  const throttle = () => {
+    if (throttled || closed || cutOff) return;
+    const now = performance.now();
+    // Back at an empty bucket within a pause of the last one: the abuse goes on.
+    if (abusingSince === null || now - lastThrottleEnd > pauseMs) abusingSince = now;
+    if (now - abusingSince >= floodCloseMs) {
+      cutOff = true;
+      log('rpc connection closed for sustained flooding', { conn: conn.id, rate_limit_per_s: limits.rate_limit_per_s });
+      ws.close(1008, `rate limit exceeded for ${floodCloseMs / 1000} s: ${limits.rate_limit_per_s} requests/s, burst ${limits.rate_limit_burst}`);
+      return;
+    }
+    throttled = true;
+    updateFlow();
+    setTimeout(() => {
+      throttled = false;
+      lastThrottleEnd = performance.now();
+      updateFlow();
+    }, pauseMs);
+  };
   const updateFlow = () => {
-    const hold = running >= limits.max_concurrent_requests || unflushedBytes > unflushedLimit;
+    const hold = throttled || running >= limits.max_concurrent_requests || unflushedBytes > unflushedLimit;
     if (hold && !ws.isPaused) ws.pause();
     else if (!hold && ws.isPaused) ws.resume();
   };
@@ -178,7 +212,7 @@ function serveConnection(ws: WebSocket, path: string, dispatcher: RpcDispatcher,
     if (isAnswer(entry)) {
       const settle = typeof entry.id === 'string' ? outgoing.get(entry.id) : undefined;
       if (settle) settle({ answer: entry });
-      else takeToken();
+      else if (!takeToken()) throttle();
       return null;
     }
     const req = readRequest(entry);
@@ -188,6 +222,7 @@ function serveConnection(ws: WebSocket, path: string, dispatcher: RpcDispatcher,
     // The token is taken now, in arrival order, and even for a call that will fail: spam costs the sender.
     let outcome: Outcome | Promise<Outcome>;
     if (!takeToken()) {
+      throttle();
       outcome = {
         error: rpcError('rate_limited', `rate limit exceeded: ${limits.rate_limit_per_s} requests/s, burst ${limits.rate_limit_burst}`, {
           rate_limit_per_s: limits.rate_limit_per_s,
@@ -246,6 +281,7 @@ function serveConnection(ws: WebSocket, path: string, dispatcher: RpcDispatcher,
   }
 
   ws.on('message', (data, isBinary) => {
+    if (cutOff) return;
     if (isBinary) {
       return send(() => reply(null, { error: rpcError('invalid_request', `binary frames are not accepted on ${path}`) }));
     }

@@ -252,6 +252,27 @@ describe('limits', () => {
     expect(await raw.exchange('{"jsonrpc":"2.0","id":6,"method":"echo"}')).toBe('{"jsonrpc":"2.0","id":6,"result":null}');
   });
 
+  it('stops reading a flooder once its bucket is empty, and closes it (1008) when it keeps at it', async () => {
+    const { url, seen } = await startServer({ rate_limit_per_s: 50, rate_limit_burst: 5, flood_close_ms: 400 });
+    const raw = await openRaw(url);
+    let answers = 0;
+    raw.ws.on('message', () => answers++);
+    let sent = 0;
+    const started = Date.now();
+    let closed: { code: number; reason: string } | null = null;
+    void raw.closed.then((c) => (closed = c));
+    // Bounded: at most 3 s, 20 frames every millisecond.
+    while (!closed && Date.now() - started < 3000) {
+      for (let i = 0; i < 20; i++, sent++) raw.ws.send(`{"jsonrpc":"2.0","id":${sent},"method":"echo"}`);
+      await sleep(1);
+    }
+    expect(closed).toMatchObject({ code: 1008, reason: 'rate limit exceeded for 0.4 s: 50 requests/s, burst 5' });
+    expect(Date.now() - started).toBeLessThan(1500);
+    // Only what the bucket allowed ran; most frames were never read, let alone answered.
+    expect(seen.length).toBeLessThanOrEqual(5 + 50);
+    expect(answers).toBeLessThan(sent / 2);
+  });
+
   it('closes the connection with 1009 and a clear reason on a frame over max_frame_bytes', async () => {
     const { url, rpc } = await startServer({ max_frame_bytes: 1024 });
     const raw = await openRaw(url);
