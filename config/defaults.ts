@@ -47,6 +47,12 @@ export interface Config {
   k: number;
   /** Kademlia lookup parallelism. Default `3`. */
   alpha: number;
+  /** Routing-table contacts of one IP group (an IPv4 /16, an IPv6 /32) in the whole table; `0` turns the limit off. Default `3`. */
+  peer_diversity_per_table: number;
+  /** Routing-table contacts of one IP group in one bucket. Default `2`. */
+  peer_diversity_per_bucket: number;
+  /** `private`: loopback, private, link-local and shared addresses are exempt from the peer-diversity limit; `none`: no address is. Default `"private"`. */
+  peer_diversity_exempt: 'private' | 'none';
   /** Default `timeout_ms` of fan-out calls and node-to-node requests. Default `6000`. */
   request_timeout_ms: number;
   /** Largest frame accepted on a connection (bytes). Default `1048576`. */
@@ -126,6 +132,9 @@ export function defaultConfig(): Config {
     max_entries_per_key: DEFAULT_RULE_CONFIG.max_entries_per_key,
     k: 20,
     alpha: 3,
+    peer_diversity_per_table: 3,
+    peer_diversity_per_bucket: 2,
+    peer_diversity_exempt: 'private',
     request_timeout_ms: 6000,
     max_frame_bytes: 1048576,
     max_batch: 100,
@@ -168,6 +177,9 @@ const ENTRIES: { [K in ConfigKey]: Entry } = {
   max_entries_per_key: { kind: int(1), description: 'record and tombstone slots per resource, at least records_limit (SPEC §4.4)' },
   k: { kind: int(1, 256), description: 'Kademlia bucket size / neighbourhood size' },
   alpha: { kind: int(1, 256), description: 'Kademlia lookup parallelism, at most k' },
+  peer_diversity_per_table: { kind: int(0), description: 'routing-table contacts of one IP group (IPv4 /16, IPv6 /32) in the whole table; 0 turns the limit off' },
+  peer_diversity_per_bucket: { kind: int(1), description: 'routing-table contacts of one IP group in one bucket' },
+  peer_diversity_exempt: { kind: { type: 'enum', values: ['private', 'none'] }, description: 'private: loopback, private, link-local and shared addresses are exempt from the peer-diversity limit; none: no address is' },
   request_timeout_ms: { kind: int(1), description: 'default timeout_ms of fan-out calls and node-to-node requests' },
   max_frame_bytes: { kind: int(1024), description: 'largest frame per connection (bytes)' },
   max_batch: { kind: int(1), description: 'largest JSON-RPC batch per connection' },

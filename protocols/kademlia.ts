@@ -80,7 +80,20 @@ export type AddOutcome =
   | { kind: 'updated' }
   /** The bucket is full: ping `oldest` and call `replace` if it does not answer (live contacts are kept). */
   | { kind: 'full'; oldest: Contact }
+  /** Refused by the peer-diversity limit: its IP group already has as many contacts as it may. */
+  | { kind: 'diversity' }
   | { kind: 'self' };
+
+/**
+ * The routing table's peer-diversity limit (as go-libp2p-kbucket's filter): at most `perTable` contacts of
+ * one IP group in the whole table and `perBucket` in one bucket. `groupOf` gives a contact's group, or null
+ * for one the limit does not apply to.
+ */
+export interface DiversityLimit {
+  perTable: number;
+  perBucket: number;
+  groupOf(c: Contact): string | null;
+}
 
 /**
  * k-buckets indexed by distance bucket (0..255). Each bucket is ordered least recently seen first, as in
@@ -88,10 +101,13 @@ export type AddOutcome =
  */
 export class RoutingTable {
   private readonly buckets: Contact[][] = Array.from({ length: LOCATION_BYTES * 8 }, () => []);
+  /** Contacts per IP group (only with a diversity limit). */
+  private readonly groups = new Map<string, number>();
 
   constructor(
     readonly self: Uint8Array,
     readonly k: number,
+    private readonly diversity: DiversityLimit | null = null,
   ) {}
 
   bucketOf(location: Uint8Array): number {
@@ -105,15 +121,42 @@ export class RoutingTable {
     const bucket = this.buckets[b];
     const i = bucket.findIndex((x) => x.peerId === c.peerId);
     if (i >= 0) {
-      bucket.splice(i, 1);
+      // The same peer, perhaps at another address: it keeps its place whatever its group.
+      this.forget(bucket.splice(i, 1)[0]);
       bucket.push(c);
+      this.count(c);
       return { kind: 'updated' };
     }
+    const group = this.diversity?.groupOf(c) ?? null;
+    if (group !== null && !this.roomFor(group, bucket)) return { kind: 'diversity' };
     if (bucket.length < this.k) {
       bucket.push(c);
+      this.count(c);
       return { kind: 'added' };
     }
     return { kind: 'full', oldest: bucket[0] };
+  }
+
+  /** Whether one more contact of `group` fits the diversity limit, in the table and in `bucket`. */
+  private roomFor(group: string, bucket: Contact[]): boolean {
+    const d = this.diversity!;
+    if ((this.groups.get(group) ?? 0) >= d.perTable) return false;
+    let inBucket = 0;
+    for (const x of bucket) if (d.groupOf(x) === group) inBucket++;
+    return inBucket < d.perBucket;
+  }
+
+  private count(c: Contact): void {
+    const group = this.diversity?.groupOf(c) ?? null;
+    if (group !== null) this.groups.set(group, (this.groups.get(group) ?? 0) + 1);
+  }
+
+  private forget(c: Contact): void {
+    const group = this.diversity?.groupOf(c) ?? null;
+    if (group === null) return;
+    const n = (this.groups.get(group) ?? 1) - 1;
+    if (n <= 0) this.groups.delete(group);
+    else this.groups.set(group, n);
   }
 
   /** Replaces `oldest` (which did not answer a ping) by `c`, if `oldest` is still in its bucket. */
@@ -121,7 +164,7 @@ export class RoutingTable {
     const bucket = this.buckets[this.bucketOf(oldest.location)];
     const i = bucket.findIndex((x) => x.peerId === oldest.peerId);
     if (i < 0) return false;
-    bucket.splice(i, 1);
+    this.forget(bucket.splice(i, 1)[0]);
     this.add(c);
     return true;
   }
@@ -132,7 +175,7 @@ export class RoutingTable {
     const bucket = this.buckets[b];
     const i = bucket.findIndex((x) => x.peerId === peerId);
     if (i < 0) return false;
-    bucket.splice(i, 1);
+    this.forget(bucket.splice(i, 1)[0]);
     return true;
   }
 

@@ -18,6 +18,7 @@ import type { Timers } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
 import type { Neighbour } from './quorum.js';
 import type { PeerLink, Transport } from './transport.js';
+import { ipGroupOf } from '../../protocols/urls.js';
 
 export interface DhtOptions {
   self: { peerId: string };
@@ -33,6 +34,8 @@ export interface DhtOptions {
   onInspect(e: ActorEvent): void;
   /** The routing table lost its last contact. */
   onEmptied?(): void;
+  /** The peer-diversity limit (config `peer_diversity_*`); none when absent. */
+  diversity?: { perTable: number; perBucket: number; exemptPrivate: boolean };
   log: Logger;
 }
 
@@ -77,7 +80,12 @@ export class Dht implements ActorSource {
 
   constructor(private readonly opts: DhtOptions) {
     this.location = nodeLocation(opts.self.peerId)!;
-    this.table = new RoutingTable(this.location, opts.k);
+    const d = opts.diversity;
+    this.table = new RoutingTable(
+      this.location,
+      opts.k,
+      d ? { perTable: d.perTable, perBucket: d.perBucket, groupOf: (c) => ipGroupOf(c.address, d.exemptPrivate) } : null,
+    );
     this.inspection = new InspectionTracker(opts.now, opts.onInspect);
   }
 
@@ -87,7 +95,7 @@ export class Dht implements ActorSource {
     const location = nodeLocation(peer.peerId)!;
     const contact: Contact = { peerId: peer.peerId, address: peer.address, location, lastSeen: this.opts.timers.now() };
     const outcome = this.table.add(contact);
-    if (outcome.kind === 'self') return;
+    if (outcome.kind === 'self' || outcome.kind === 'diversity') return;
     if (outcome.kind === 'added') this.membership++;
     this.lastSeenClock.set(peer.peerId, this.opts.now());
     if (outcome.kind === 'full') void this.pingThenEvict(outcome.oldest, contact);

@@ -124,7 +124,11 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
     // What every part that runs actors on the wall clock is given.
     const running = { timers: clock.wall, now: () => clock.now(), onInspect, log, requestTimeoutMs: config.request_timeout_ms };
     let bootstrap: Bootstrap | null = null;
-    const dht = new Dht({ ...running, self: identity, transport, random, k: config.k, alpha: config.alpha, onEmptied: () => bootstrap?.tableEmptied() });
+    const diversity =
+      config.peer_diversity_per_table > 0
+        ? { perTable: config.peer_diversity_per_table, perBucket: config.peer_diversity_per_bucket, exemptPrivate: config.peer_diversity_exempt === 'private' }
+        : undefined;
+    const dht = new Dht({ ...running, self: identity, transport, random, k: config.k, alpha: config.alpha, diversity, onEmptied: () => bootstrap?.tableEmptied() });
     opened.push({ close: () => dht.close() });
     const sync = new Sync({
       ...running,

@@ -28,7 +28,7 @@ describe('defaults', () => {
       clock: 'system', clock_start: 0, bootstrap: [], admins: [],
       workers: Math.max(1, os.availableParallelism() - 1),
       max_clock_skew: 30, stale_timeout: 3600, expired_timeout: 86400, renew_interval: 43200,
-      replicate_interval: 3600, gc_interval: 3600, sync_interval: 60, records_limit: 32, max_entries_per_key: 1024, k: 20, alpha: 3,
+      replicate_interval: 3600, gc_interval: 3600, sync_interval: 60, records_limit: 32, max_entries_per_key: 1024, k: 20, alpha: 3, peer_diversity_per_table: 3, peer_diversity_per_bucket: 2, peer_diversity_exempt: 'private',
       request_timeout_ms: 6000, max_frame_bytes: 1048576, max_batch: 100, max_concurrent_requests: 256,
       rate_limit_per_s: 2000, rate_limit_burst: 4000, relay_rate_per_s: 1000, relay_rate_burst: 2000, passivate_after_ms: 60000, announce: [],
       log_level: 'info', tls_cert: null, tls_key: null,

@@ -20,6 +20,7 @@ import {
   xorDistance,
   type Contact,
 } from '../../../protocols/kademlia.js';
+import { ipGroupOf } from '../../../protocols/urls.js';
 import { peer } from '../../helpers/objects.js';
 
 const location = fc.uint8Array({ minLength: LOCATION_BYTES, maxLength: LOCATION_BYTES });
@@ -313,5 +314,53 @@ describe('closestOf', () => {
         expect(new Set(sorted.map((x) => x.i)).size).toBe(items.length);
       }),
     );
+  });
+});
+
+describe('peer diversity (the routing table limit per IP group)', () => {
+  const self = new Uint8Array(LOCATION_BYTES).fill(0x22);
+  const limit = (exemptPrivate = true) => ({ perTable: 3, perBucket: 2, groupOf: (c: Contact) => ipGroupOf(c.address, exemptPrivate) });
+  const at = (address: string, bucket: number, i: number): Contact => ({ ...contact(atDistance(self, (1n << BigInt(bucket)) + BigInt(i))), address });
+
+  it('groups IPv4 by /16 and IPv6 by /32, names not at all, and private ranges only when asked', () => {
+    expect(ipGroupOf('ws://203.0.113.7:7070', true)).toBe('203.0');
+    expect(ipGroupOf('ws://203.0.200.1:7070', true)).toBe('203.0');
+    expect(ipGroupOf('ws://[2001:db8:1::5]:7070', true)).toBe('2001:0db8');
+    expect(ipGroupOf('wss://node.example:443', true)).toBeNull();
+    for (const local of ['ws://127.0.0.1:1', 'ws://10.1.2.3:1', 'ws://172.20.0.1:1', 'ws://192.168.1.1:1', 'ws://169.254.1.1:1', 'ws://100.64.0.1:1', 'ws://[::1]:1', 'ws://[fd00::1]:1', 'ws://[fe80::1]:1']) {
+      expect(ipGroupOf(local, true), local).toBeNull();
+      expect(ipGroupOf(local, false), local).not.toBeNull();
+    }
+    expect(ipGroupOf('ws://172.32.0.1:1', true)).toBe('172.32');
+  });
+
+  it('200 identities from one address fill no more than the limit, and others still get in', () => {
+    const table = new RoutingTable(self, 20, limit());
+    const sybils = Array.from({ length: 200 }, (_, i) => at('ws://203.0.113.9:7070', 100 + (i % 50), i));
+    const outcomes = sybils.map((c) => table.add(c).kind);
+    expect(outcomes.filter((k) => k === 'added')).toHaveLength(3);
+    expect(outcomes.filter((k) => k === 'diversity')).toHaveLength(197);
+    const honest = Array.from({ length: 30 }, (_, i) => at(`ws://${20 + i}.1.0.1:7070`, 100 + (i % 50), 1000 + i));
+    expect(honest.map((c) => table.add(c).kind).every((k) => k === 'added')).toBe(true);
+    expect(table.size).toBe(33);
+  });
+
+  it('allows at most 2 of a group per bucket, and frees a place when a contact leaves', () => {
+    const table = new RoutingTable(self, 20, limit());
+    const same = [0, 1, 2].map((i) => at('ws://198.51.100.1:1', 150, i));
+    expect(same.map((c) => table.add(c).kind)).toEqual(['added', 'added', 'diversity']);
+    expect(table.add(at('ws://198.51.100.1:1', 151, 9)).kind).toBe('added'); // the third, in another bucket
+    expect(table.add(at('ws://198.51.7.7:1', 152, 9)).kind).toBe('diversity'); // the table holds 3 of 198.51
+    expect(table.remove(same[0].peerId, same[0].location)).toBe(true);
+    expect(table.add(same[2]).kind).toBe('added');
+  });
+
+  it('leaves loopback and private addresses alone unless told not to, and a known contact keeps its place', () => {
+    const open = new RoutingTable(self, 20, limit());
+    expect(Array.from({ length: 20 }, (_, i) => open.add(at('ws://127.0.0.1:7070', 120, i)).kind).every((k) => k === 'added')).toBe(true);
+    const strict = new RoutingTable(self, 20, limit(false));
+    const local = Array.from({ length: 5 }, (_, i) => at('ws://127.0.0.1:7070', 120, i));
+    expect(local.map((c) => strict.add(c).kind)).toEqual(['added', 'added', 'diversity', 'diversity', 'diversity']);
+    expect(strict.add({ ...local[0], lastSeen: 5 }).kind).toBe('updated');
   });
 });
