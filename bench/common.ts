@@ -54,11 +54,18 @@ export function verifyBaseline(records: ProviderRecord[]): number {
   return n / s;
 }
 
-/** A node process (`signpost node start` on a free port, system clock), its pid and RPC URL. */
-export async function startNodeProcess(dataDir: string, env: Record<string, string> = {}): Promise<{ pid: number; url: string; stop: () => Promise<void> }> {
+/**
+ * A node process (`signpost node start` on a free port, system clock), its pid and RPC URL. The
+ * per-connection rate limit is raised out of the way unless `defaultRateLimit` (for a bench that measures it).
+ */
+export async function startNodeProcess(
+  dataDir: string,
+  env: Record<string, string> = {},
+  opts: { defaultRateLimit?: boolean } = {},
+): Promise<{ pid: number; url: string; stop: () => Promise<void> }> {
+  const limits = opts.defaultRateLimit ? {} : { SIGNPOST_RATE_LIMIT_PER_S: '1000000', SIGNPOST_RATE_LIMIT_BURST: '1000000' };
   const child = spawn(process.execPath, [BIN, 'node', 'start', '--port', '0', '--data-dir', dataDir, '--clock', 'system'], {
-    // The per-connection rate limit is not what the benches measure: raise it out of the way.
-    env: { ...process.env, SIGNPOST_LOG_LEVEL: 'warn', SIGNPOST_RATE_LIMIT_PER_S: '1000000', SIGNPOST_RATE_LIMIT_BURST: '1000000', ...env },
+    env: { ...process.env, SIGNPOST_LOG_LEVEL: 'warn', ...limits, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {

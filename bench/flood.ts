@@ -10,14 +10,12 @@
  *
  * Run: npm run bench:flood   (BENCH_FLOOD_S=14 by default: long enough to see the close after 10 s)
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
+import { startNodeProcess } from './common.js';
 
-const BIN = fileURLToPath(new URL('../../bin/signpost.mjs', import.meta.url));
 const FLOOD_S = Number(process.env.BENCH_FLOOD_S ?? 14);
 const GOAL_RATIO_P99 = 10;
 const FRAME = '{"jsonrpc":"2.0","id":1,"method":"node.info"}';
@@ -59,25 +57,14 @@ async function measure(ws: WebSocket, ms: number): Promise<{ calls: number; p50_
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'signpost-bench-flood-'));
-  const child = spawn(process.execPath, [BIN, 'node', 'start', '--port', '0', '--data-dir', dir, '--clock', 'system'], {
-    env: { ...process.env, SIGNPOST_LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const node = await startNodeProcess(dir, { SIGNPOST_LOG_LEVEL: 'error' }, { defaultRateLimit: true });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d) => {
-        out += d;
-        const m = out.match(/ws:\/\/\S+\/rpc/);
-        if (m) resolve(m[0]);
-      });
-      child.once('exit', (c) => reject(new Error(`node exited ${c}`)));
-    });
+    const url = node.url;
     const good = await open(url);
     await measure(good, 1000); // warm-up
     const idle = await measure(good, 3000);
     emit({ case: 'idle', ...idle, note: "the well-behaved client alone: the run's baseline" });
-    const rssBefore = rssMb(child.pid!);
+    const rssBefore = rssMb(node.pid);
 
     const flooder = await open(url);
     let sent = 0;
@@ -113,13 +100,12 @@ async function main(): Promise<void> {
       flooder_closed: closed,
       flooder_closed_after_s: closedAfterS,
       rss_mb_before: rssBefore,
-      rss_mb_after: rssMb(child.pid!),
+      rss_mb_after: rssMb(node.pid),
     });
     flooder.terminate();
     good.terminate();
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await node.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
