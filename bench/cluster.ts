@@ -26,7 +26,6 @@
  * Run: npm run bench:cluster   (env BENCH_SCALE=0.1 for a quick run; BENCH_NODES, BENCH_WORKERS to
  * change the network; BENCH_CLIENTS="1,16" the concurrencies)
  */
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createActor, fromCallback, toPromise } from 'xstate';
 import { lookupMachine, type LookupCandidate, type LookupOutput } from '../actors/lookup.js';
@@ -45,7 +44,7 @@ import { systemRandom } from '../protocols/random.js';
 import { nodeEd25519 } from '../runtime/base/node-crypto.js';
 import type { Transport } from '../runtime/net/transport.js';
 import { LocalCluster, type LocalNode } from '../scripts/local-cluster.js';
-import { benchIdentity, coresAvailable, percentile } from './common.js';
+import { benchIdentity, coresAvailable, percentile, processCpuSeconds } from './common.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const NODES = Number(process.env.BENCH_NODES ?? 20);
@@ -96,17 +95,7 @@ interface Measured {
 /** Pids of the node processes, for CPU accounting (set once the cluster runs). */
 let nodePids: number[] = [];
 
-/** CPU seconds (user + system, all threads) a process has used so far (Linux /proc/PID/stat, 100 ticks/s). */
-function cpuSecondsOf(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0; // not Linux, or the process is gone
-  }
-}
-
-const nodesCpu = () => nodePids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+const nodesCpu = () => nodePids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
 
 /**
  * Runs `ops` (each a thunk taking the client it runs on) with `clients` connections, client j to node

@@ -3,6 +3,7 @@
  * throughput figure is compared with, and a node process to measure through the RPC.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -112,4 +113,14 @@ export async function coresAvailable(threads: number, ms: number): Promise<numbe
     }),
   );
   return (ownCpuSeconds() - cpu0) / ((performance.now() - t0) / 1000);
+}
+
+/** CPU seconds (user + system, all threads) process `pid` has used so far (Linux /proc/PID/stat, 100 ticks/s); 0 elsewhere or once it is gone. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }

@@ -17,14 +17,13 @@
  *
  * Run: npm run bench:relay   (BENCH_SCALE=0.1 for a quick run)
  */
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { RpcClient, RpcError } from '../runtime/client/rpc-client.js';
 import { SignpostClient } from '../runtime/client/client.js';
 import { nodeEd25519 } from '../runtime/base/node-crypto.js';
 import type { Record as ProviderRecord } from '../protocols/types.js';
 import { LocalCluster } from '../scripts/local-cluster.js';
-import { benchIdentity, percentile } from './common.js';
+import { benchIdentity, percentile, processCpuSeconds } from './common.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const SEQUENTIAL = Math.max(50, Math.round(2000 * SCALE));
@@ -39,16 +38,6 @@ const round = (x: number, digits = 3) => Number(x.toFixed(digits));
 const emit = (line: object) => process.stdout.write(JSON.stringify({ bench: 'relay', ...line, load_avg: loadavg().map((x) => round(x, 2)) }) + '\n');
 const identity = (n: number) => benchIdentity(n, 0x72);
 const ed25519 = nodeEd25519();
-
-/** CPU seconds (user + system, all threads) a process has used so far (Linux /proc/PID/stat, 100 ticks/s). */
-function cpuSecondsOf(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 /** Runs `op` `count` times one after the other; latency percentiles in ms. */
 async function sequential(count: number, op: () => Promise<unknown>): Promise<{ p50: number; p99: number; mean: number }> {
@@ -118,7 +107,7 @@ async function main(): Promise<void> {
     const perCaller = Math.ceil(THROUGHPUT_CALLS / CALLERS);
     let limited = 0;
     let failed = 0;
-    const cpu0 = nodes.reduce((s, n) => s + cpuSecondsOf(n.pid), 0);
+    const cpu0 = nodes.reduce((s, n) => s + processCpuSeconds(n.pid), 0);
     const t0 = performance.now();
     await Promise.all(
       callers.map(async (x) => {
@@ -137,7 +126,7 @@ async function main(): Promise<void> {
       }),
     );
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = nodes.reduce((s, n) => s + cpuSecondsOf(n.pid), 0) - cpu0;
+    const cpu = nodes.reduce((s, n) => s + processCpuSeconds(n.pid), 0) - cpu0;
     const calls = perCaller * CALLERS;
     emit({
       case: 'throughput',

@@ -1,8 +1,8 @@
 /**
  * Calls to providers through their relay (SPEC §9.5), both ends on the node-to-node side:
  * - `call`: a client of this node calls a provider (`resources.call_provider`). The call goes to the
- *   provider's relay (the record's `relay_id`, or the provider itself when it is a node), found over an
- *   open connection, the routing table, or a lookup of the relay's own location, as `relay_call`; when
+ *   provider's relay (the record's `relay_id`, or the provider itself when it is a node), found in the
+ *   routing table, a recent lookup, an open connection, or a new lookup of its location, as `relay_call`; when
  *   this node is the relay, it is handed over here.
  * - `serve`: a peer hands this node a `relay_call`; it goes to the provider's serving connection
  *   (rpc/serving.ts).
@@ -119,17 +119,18 @@ export class Relay {
     }
   }
 
-  /** Where to reach node `peerId`: an open connection, the routing table, a recent lookup, or a new lookup of its location. */
+  /** Where to reach node `peerId`: the routing table, a recent lookup, an open connection, or a new lookup of its location. */
   private async locate(peerId: string, timeoutMs: number, direct: boolean): Promise<PeerTarget> {
     const what = direct ? `provider ${peerId} (no relay given: it must be a node)` : `relay ${peerId}`;
     const location = nodeLocation(peerId);
     if (!location) throw new SignpostError('invalid_peer_id', `${what} is not a valid peer id`);
-    if (this.opts.transport.peers().some((p) => p.peerId === peerId)) return { peerId, address: null };
+    // The transport uses an open connection to the peer whatever address it is given.
     const known = this.opts.dht.addressOf(peerId);
     if (known) return { peerId, address: known };
     const now = this.opts.timers.now();
     const hit = this.located.get(peerId);
     if (hit && now - hit.at < LOCATED_TTL_MS) return { peerId, address: hit.address };
+    if (this.opts.transport.peers().some((p) => p.peerId === peerId)) return { peerId, address: null };
     const found = (await this.opts.dht.lookup(location, timeoutMs)).closest.find((c) => c.peerId === peerId);
     if (!found) throw new SignpostError('provider_unreachable', `${what} is not found in the network`, { peer_id: peerId });
     if (this.located.size >= MAX_LOCATED) this.located.clear();
