@@ -112,8 +112,7 @@ export const lookupMachine = setup({
       const fresh = event.contacts
         .filter((x) => !known.has(x.peerId) && !excluded.has(x.peerId) && (known.add(x.peerId), true))
         .map((x) => ({ ...x, hop }));
-      const target = fromHex(context.target);
-      const candidates = [...context.candidates, ...fresh].sort((a, b) => compareDistance(target, fromHex(a.location), fromHex(b.location)));
+      const candidates = byDistance(context.target, [...context.candidates, ...fresh]);
       return { candidates, answered: [...context.answered, event.peerId], inFlight: context.inFlight - 1 };
     }),
     markFailed: assign(({ context, event }) => ({ failed: [...context.failed, event.peerId], inFlight: context.inFlight - 1 })),
@@ -121,11 +120,11 @@ export const lookupMachine = setup({
 }).createMachine({
   id: 'lookup',
   context: ({ input }) => {
-    const target = fromHex(input.target);
     const excluded = new Set(input.exclude);
-    const candidates = input.seeds
-      .filter((s) => !excluded.has(s.peerId))
-      .sort((a, b) => compareDistance(target, fromHex(a.location), fromHex(b.location)));
+    const candidates = byDistance(
+      input.target,
+      input.seeds.filter((s) => !excluded.has(s.peerId)),
+    );
     return { ...input, candidates, asked: [], answered: [], failed: [], inFlight: 0, timedOut: false };
   },
   initial: 'active',
@@ -153,3 +152,11 @@ export const lookupMachine = setup({
   output: ({ context }) => outputOf(context),
 });
 
+/** `candidates` closest to `target` first (each location decoded once, not once per comparison). */
+function byDistance(target: string, candidates: LookupCandidate[]): LookupCandidate[] {
+  const t = fromHex(target);
+  return candidates
+    .map((c) => ({ c, location: fromHex(c.location) }))
+    .sort((a, b) => compareDistance(t, a.location, b.location))
+    .map((x) => x.c);
+}

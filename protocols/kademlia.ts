@@ -17,10 +17,21 @@ import { resourceIdBytes } from './objects.js';
 
 export const LOCATION_BYTES = 32;
 
-/** `sha256(peer id bytes)`, or null for a string that is not a peer id. */
+const locations = new Map<string, Uint8Array | null>();
+const LOCATION_CACHE = 100_000;
+
+/**
+ * `sha256(peer id bytes)`, or null for a string that is not a peer id. Cached (a node meets the same
+ * peers again and again); the array returned is shared, so it is never to be written to.
+ */
 export function nodeLocation(peerId: string): Uint8Array | null {
+  const hit = locations.get(peerId);
+  if (hit !== undefined) return hit;
   const b = peerIdBytes(peerId);
-  return b ? sha256(b) : null;
+  const location = b ? sha256(b) : null;
+  if (locations.size >= LOCATION_CACHE) locations.clear();
+  locations.set(peerId, location);
+  return location;
 }
 
 /** The 32 bytes under a resource id, or null. */

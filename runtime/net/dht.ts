@@ -75,8 +75,8 @@ export class Dht implements ActorSource {
   private readonly inspection: InspectionTracker;
   private nextLookup = 1;
   private stopped = false;
-  /** Lookups done, and their hop counts (for metrics and the bench). */
-  readonly stats = { lookups: 0, hops: 0, timedOut: 0 };
+  /** Lookups done, and their hop counts (for metrics, the bench and the simulator): `hopCounts[h]` lookups took h hops. */
+  readonly stats = { lookups: 0, hops: 0, timedOut: 0, hopCounts: [] as number[] };
 
   constructor(private readonly opts: DhtOptions) {
     this.location = nodeLocation(opts.self.peerId)!;
@@ -176,6 +176,7 @@ export class Dht implements ActorSource {
       if (!out) return { closest: [], timedOut: true, hops: 0, queried: 0 } satisfies LookupOutput;
       this.stats.lookups++;
       this.stats.hops += out.hops;
+      this.stats.hopCounts[out.hops] = (this.stats.hopCounts[out.hops] ?? 0) + 1;
       if (out.timedOut) this.stats.timedOut++;
       return out;
     });

@@ -29,6 +29,8 @@ export interface NetworkConditions {
   lost?(from: string, to: string, random: Random): boolean;
   /** Whether `from` can reach `to` at all now: false models a partition (default: always). */
   reachable?(from: string, to: string): boolean;
+  /** Whether this message also arrives a second time, after its own delay (default: never). */
+  duplicated?(from: string, to: string, random: Random): boolean;
 }
 
 export interface MemoryNetworkOptions {
@@ -37,6 +39,8 @@ export interface MemoryNetworkOptions {
   conditions?: NetworkConditions;
   /** Largest frame, as `max_frame_bytes` (default 1 MiB). */
   maxFrameBytes?: number;
+  /** Sees every message sent (the simulator's trace), with its method: `arrives` is false for one that is lost. */
+  onMessage?(from: string, to: string, method: string, frame: Uint8Array, arrives: boolean): void;
 }
 
 /** Messages and bytes the network carried (requests and answers, lost ones included). */
@@ -56,17 +60,22 @@ export class MemoryNetwork {
   readonly maxFrameBytes: number;
   readonly stats: NetworkStats = { messages: 0, bytes: 0, lost: 0 };
   private readonly endpoints = new Map<string, MemoryTransport>();
+  /** Addresses of crashed nodes: what is sent there is lost, as to a host that stopped answering. */
+  private readonly silent = new Set<string>();
+  private readonly onMessage: MemoryNetworkOptions['onMessage'];
 
   constructor(opts: MemoryNetworkOptions) {
     this.timers = opts.timers;
     this.random = opts.random;
     this.conditions = opts.conditions ?? {};
     this.maxFrameBytes = opts.maxFrameBytes ?? 1 << 20;
+    this.onMessage = opts.onMessage;
   }
 
   /** Joins node `peerId` at `address` (a `ws://HOST:PORT` base URL, as it announces itself). */
   join(peerId: string, address: string): MemoryTransport {
     if (this.endpoints.has(address)) throw new Error(`${address} is already taken on this network`);
+    this.silent.delete(address);
     const t = new MemoryTransport(this, peerId, address);
     this.endpoints.set(address, t);
     return t;
@@ -87,18 +96,36 @@ export class MemoryNetwork {
   }
 
   /**
+   * The node at `address` crashed: it is gone without a word. Its peers are not told (their requests to it
+   * time out) and what is sent there is lost until a node joins at that address again.
+   */
+  crash(address: string): void {
+    const t = this.endpoints.get(address);
+    if (!t) return;
+    this.endpoints.delete(address);
+    this.silent.add(address);
+    t.crashed();
+  }
+
+  /**
    * @internal Carries `frame` from `from` to `to`: after the latency, `deliver` runs, unless the message is
    * lost or `to` is unreachable. Returns false when it will never arrive.
    */
-  send(from: string, to: string, frame: Uint8Array, deliver: (frame: Uint8Array) => void): boolean {
+  send(from: string, to: string, method: string, frame: Uint8Array, deliver: (frame: Uint8Array) => void): boolean {
     this.stats.messages++;
     this.stats.bytes += frame.length;
     const c = this.conditions;
-    if ((c.reachable && !c.reachable(from, to)) || (c.lost && c.lost(from, to, this.random))) {
+    if (this.silent.has(to) || (c.reachable && !c.reachable(from, to)) || (c.lost && c.lost(from, to, this.random))) {
       this.stats.lost++;
+      this.onMessage?.(from, to, method, frame, false);
       return false;
     }
+    this.onMessage?.(from, to, method, frame, true);
     this.timers.setTimeout(() => deliver(frame), Math.max(0, c.latencyMs?.(from, to, this.random) ?? 0));
+    if (c.duplicated?.(from, to, this.random)) {
+      this.stats.messages++;
+      this.timers.setTimeout(() => deliver(frame), Math.max(0, c.latencyMs?.(from, to, this.random) ?? 0));
+    }
     return true;
   }
 }
@@ -170,12 +197,12 @@ export class MemoryTransport implements Transport {
         reject(new SignpostError('peer_timeout', `${to.peerId ?? address} did not answer ${method} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer, to: address, method, sent: frame.length });
-      network.send(this.address, address, frame, (bytes) => {
+      network.send(this.address, address, method, frame, (bytes) => {
         const target = network.at(address);
         if (!target || (to.peerId && target.peerId !== to.peerId) || this.isBanned(target.peerId)) {
           // Nobody listens there, someone else does, or a banned peer does: refused, as its handshake would be.
           const why = !target ? `cannot connect to ${address}` : this.isBanned(target.peerId) ? `${target.peerId} is banned for misbehaviour` : `${address} is ${target.peerId}, not ${to.peerId}`;
-          return void network.send(address, this.address, encodeFrame({ t: 'err', id, code: 'peer_unreachable', message: why }), (b) => this.answered(b, null));
+          return void network.send(address, this.address, method, encodeFrame({ t: 'err', id, code: 'peer_unreachable', message: why }), (b) => this.answered(b, null));
         }
         target.received(this, bytes);
       });
@@ -192,6 +219,14 @@ export class MemoryTransport implements Transport {
     this.pending.clear();
     this.connected.clear();
     this.network.left(this);
+  }
+
+  /** @internal This node crashed: it sends, answers and waits for nothing more. */
+  crashed(): void {
+    this.closed = true;
+    for (const p of this.pending.values()) this.network.timers.clearTimeout(p.timer);
+    this.pending.clear();
+    this.connected.clear();
   }
 
   /** @internal The node `peerId` at `address` left the network. */
@@ -219,7 +254,7 @@ export class MemoryTransport implements Transport {
       if (this.closed) return;
       const frame = encodeFrame(answer);
       if (method) this.events.traffic?.({ peerId: from.peerId, method, served: true, sent: frame.length, received: bytes.length });
-      this.network.send(this.address, from.address, frame, (b) => from.answered(b, self));
+      this.network.send(this.address, from.address, method, frame, (b) => from.answered(b, self));
     };
     let f: Frame;
     try {
