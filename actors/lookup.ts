@@ -7,6 +7,10 @@
  * still possible have all answered and nothing is in flight) or `timedOut`. Both are final; the output is
  * the closest nodes that answered.
  *
+ * A query not answered within `slowMs` gives up its slot (it is *slow*): the next candidate is asked while
+ * it may still answer, so peers that are down or cut off do not stall the lookup `alpha` at a time. The
+ * lookup still waits for a slow peer that is among the K closest, until it answers or fails.
+ *
  * The network is the injected `queries` callback actor: it receives `{type: 'query', peers}` and sends
  * back `answer` (with the contacts the peer returned) or `failed` for each peer. Everything else is here.
  *
@@ -36,6 +40,8 @@ export interface LookupInput {
   seeds: LookupCandidate[];
   /** Peer ids never to ask or return (this node itself). */
   exclude: string[];
+  /** A query unanswered for this long frees its slot for the next candidate; omitted: never. */
+  slowMs?: number;
 }
 
 export interface LookupOutput {
@@ -49,7 +55,8 @@ export interface LookupOutput {
 
 export type LookupEvent =
   | { type: 'answer'; peerId: string; contacts: { peerId: string; address: string; location: string }[] }
-  | { type: 'failed'; peerId: string };
+  | { type: 'failed'; peerId: string }
+  | { type: 'slow'; peerIds: string[] };
 
 interface LookupContext extends LookupInput {
   /** Every candidate known, closest first. */
@@ -58,17 +65,35 @@ interface LookupContext extends LookupInput {
   answered: string[];
   failed: string[];
   inFlight: number;
+  /** Asked, not settled, and no longer holding a slot. */
+  slow: string[];
   timedOut: boolean;
 }
 
-/** Candidates still worth asking: not failed, among the k closest such, not yet asked. */
+/** Candidates still worth asking: among the k closest that have neither failed nor gone slow, not yet asked. */
 function toAsk(c: LookupContext): LookupCandidate[] {
-  const failed = new Set(c.failed);
+  const failed = new Set([...c.failed, ...c.slow]);
   const asked = new Set(c.asked);
   return c.candidates
     .filter((x) => !failed.has(x.peerId))
     .slice(0, c.k)
     .filter((x) => !asked.has(x.peerId));
+}
+
+/** Whether a slow peer is still among the k closest candidates that have not failed. */
+function waitingOnSlow(c: LookupContext): boolean {
+  if (c.slow.length === 0) return false;
+  const failed = new Set(c.failed);
+  const slow = new Set(c.slow);
+  return c.candidates
+    .filter((x) => !failed.has(x.peerId))
+    .slice(0, c.k)
+    .some((x) => slow.has(x.peerId));
+}
+
+/** The context after `peerId` settled: its slot is freed unless it was slow (freed already). */
+function settled(c: LookupContext, peerId: string): Pick<LookupContext, 'inFlight' | 'slow'> {
+  return c.slow.includes(peerId) ? { inFlight: c.inFlight, slow: c.slow.filter((x) => x !== peerId) } : { inFlight: c.inFlight - 1, slow: c.slow };
 }
 
 function outputOf(c: LookupContext): LookupOutput {
@@ -94,7 +119,7 @@ export const lookupMachine = setup({
     timeout: ({ context }) => context.timeoutMs,
   },
   guards: {
-    converged: ({ context }) => context.inFlight === 0 && toAsk(context).length === 0,
+    converged: ({ context }) => context.inFlight === 0 && toAsk(context).length === 0 && !waitingOnSlow(context),
   },
   actions: {
     askNext: enqueueActions(({ context, enqueue }) => {
@@ -102,6 +127,13 @@ export const lookupMachine = setup({
       if (picks.length === 0) return;
       enqueue.assign({ asked: [...context.asked, ...picks.map((p) => p.peerId)], inFlight: context.inFlight + picks.length });
       enqueue.sendTo('net', { type: 'query', peers: picks });
+      if (context.slowMs !== undefined) enqueue.raise({ type: 'slow', peerIds: picks.map((p) => p.peerId) }, { delay: context.slowMs });
+    }),
+    markSlow: assign(({ context, event }) => {
+      if (event.type !== 'slow') return {};
+      const done = new Set([...context.answered, ...context.failed, ...context.slow]);
+      const slow = event.peerIds.filter((id) => !done.has(id));
+      return { slow: [...context.slow, ...slow], inFlight: context.inFlight - slow.length };
     }),
     merge: assign(({ context, event }) => {
       if (event.type !== 'answer') return {};
@@ -113,9 +145,9 @@ export const lookupMachine = setup({
         .filter((x) => !known.has(x.peerId) && !excluded.has(x.peerId) && (known.add(x.peerId), true))
         .map((x) => ({ ...x, hop }));
       const candidates = byDistance(context.target, [...context.candidates, ...fresh]);
-      return { candidates, answered: [...context.answered, event.peerId], inFlight: context.inFlight - 1 };
+      return { candidates, answered: [...context.answered, event.peerId], ...settled(context, event.peerId) };
     }),
-    markFailed: assign(({ context, event }) => ({ failed: [...context.failed, event.peerId], inFlight: context.inFlight - 1 })),
+    markFailed: assign(({ context, event }) => (event.type === 'failed' ? { failed: [...context.failed, event.peerId], ...settled(context, event.peerId) } : {})),
   },
 }).createMachine({
   id: 'lookup',
@@ -125,7 +157,7 @@ export const lookupMachine = setup({
       input.target,
       input.seeds.filter((s) => !excluded.has(s.peerId)),
     );
-    return { ...input, candidates, asked: [], answered: [], failed: [], inFlight: 0, timedOut: false };
+    return { ...input, candidates, asked: [], answered: [], failed: [], inFlight: 0, slow: [], timedOut: false };
   },
   initial: 'active',
   states: {
@@ -142,6 +174,7 @@ export const lookupMachine = setup({
           on: {
             answer: { actions: 'merge', target: 'querying' },
             failed: { actions: 'markFailed', target: 'querying' },
+            slow: { actions: 'markSlow', target: 'querying' },
           },
         },
       },

@@ -94,6 +94,8 @@ export interface SyncSessionOutput extends Traffic {
   stored: number;
   rejected: number;
   error: string | null;
+  /** The error's code (`busy`, `peer_timeout`, `peer_unreachable`, …), or null. */
+  code: string | null;
 }
 
 type Phase<O> = { output: O; traffic: Traffic };
@@ -122,6 +124,7 @@ function outputOf(c: SyncSessionContext, outcome: SyncOutcome): SyncSessionOutpu
     bytesSent: c.bytesSent,
     bytesReceived: c.bytesReceived,
     error: c.error,
+    code: c.code,
   };
 }
 

@@ -49,6 +49,8 @@ export interface PeerRow {
 
 /** One find_node in a lookup waits at most this long: a silent node must not hold the lookup. */
 const QUERY_TIMEOUT_MS = 2000;
+/** A find_node unanswered this long gives its slot to the next candidate (actors/lookup.ts), answer or not. */
+const QUERY_SLOW_MS = 500;
 
 export const LOOKUP_ACTOR_PREFIX = 'lookup:';
 /** How long (wall clock) a converged lookup's neighbourhood is reused while the routing table is unchanged. */
@@ -101,10 +103,16 @@ export class Dht implements ActorSource {
     if (outcome.kind === 'full') void this.pingThenEvict(outcome.oldest, contact);
   }
 
-  /** A peer did not answer: it leaves the table (it comes back when it is heard from again). */
-  failed(peerId: string): void {
+  /**
+   * A peer did not answer: it leaves the table (it comes back when it is heard from again). With
+   * `askedAt` (this node's timers), the request that failed was sent then: a peer heard from since then is
+   * alive, and a late timeout does not undo that.
+   */
+  failed(peerId: string, askedAt?: number): void {
     const location = nodeLocation(peerId);
-    if (location && this.table.remove(peerId, location)) {
+    if (!location) return;
+    if (askedAt !== undefined && (this.table.get(peerId, location)?.lastSeen ?? -Infinity) > askedAt) return;
+    if (this.table.remove(peerId, location)) {
       this.lastSeenClock.delete(peerId);
       this.membership++;
       if (this.table.size === 0) this.opts.onEmptied?.();
@@ -168,7 +176,7 @@ export class Dht implements ActorSource {
     const actor = createActor(lookupMachine.provide({ actors: { queries: this.queries(target) } }), {
       id,
       clock: this.opts.timers,
-      input: { target: hex, k: this.opts.k, alpha: this.opts.alpha, timeoutMs, seeds, exclude: [this.opts.self.peerId] },
+      input: { target: hex, k: this.opts.k, alpha: this.opts.alpha, timeoutMs, seeds, exclude: [this.opts.self.peerId], slowMs: QUERY_SLOW_MS },
       inspect: this.inspection.inspector(id, 'lookup'),
     });
     const result = toPromise(actor).then((out) => {
@@ -224,6 +232,7 @@ export class Dht implements ActorSource {
       receive((e) => {
         for (const peer of e.peers) {
           const timeout = Math.min(QUERY_TIMEOUT_MS, this.opts.requestTimeoutMs);
+          const askedAt = this.opts.timers.now();
           this.opts.transport.request(peer, 'find_node', { target }, timeout).then(
             (r) => {
               const { peers } = parseFindNodeResult(r);
@@ -232,7 +241,7 @@ export class Dht implements ActorSource {
             },
             (err) => {
               this.opts.log.debug('find_node failed', { peer: peer.peerId, error: (err as Error).message });
-              this.failed(peer.peerId);
+              this.failed(peer.peerId, askedAt);
               if (live) sendBack({ type: 'failed', peerId: peer.peerId });
             },
           );

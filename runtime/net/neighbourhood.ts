@@ -9,6 +9,9 @@ import type { Dht } from './dht.js';
 import type { Neighbour } from './quorum.js';
 import type { Transport } from './transport.js';
 
+/** The share of a call's time its lookup may take. */
+const LOOKUP_SHARE = 0.5;
+
 export class Neighbourhoods {
   constructor(
     private readonly dht: Dht,
@@ -22,16 +25,19 @@ export class Neighbourhoods {
    * to find the nodes that joined since).
    */
   async of(resourceId: string, deadline: number, fresh = false): Promise<Neighbour[]> {
-    const { nodes } = await this.dht.neighbourhood(resourceLocation(resourceId)!, Math.max(1, deadline - this.timers.now()), { fresh });
+    // The lookup has half the time left: what it found by then is the neighbourhood, so the requests to
+    // it still have time (peers cut off from this node would otherwise spend the whole call).
+    const { nodes } = await this.dht.neighbourhood(resourceLocation(resourceId)!, Math.max(1, (deadline - this.timers.now()) * LOOKUP_SHARE), { fresh });
     return nodes;
   }
 
   /** One request to a peer of a neighbourhood; a peer that cannot be reached leaves the routing table. */
   async send(n: Neighbour, method: string, params: object, timeoutMs: number): Promise<unknown> {
+    const askedAt = this.timers.now();
     try {
       return await this.transport.request(n, method, params, timeoutMs);
     } catch (e) {
-      if (e instanceof SignpostError && e.code === 'peer_unreachable') this.dht.failed(n.peerId);
+      if (e instanceof SignpostError && e.code === 'peer_unreachable') this.dht.failed(n.peerId, askedAt);
       throw e;
     }
   }

@@ -145,11 +145,15 @@ export class Sync implements ActorSource {
     // Nobody to learn from: what this node holds is all there is.
     if (neighbours.length === 0) this.synced = range;
     for (const n of neighbours) {
+      const askedAt = this.opts.timers.now();
       const { output, compared } = await this.session({ peerId: n.peerId, address: n.address }, at, range);
       result.sessions.push(output);
       result[output.outcome]++;
       result.pushed += output.pushed;
       result.received += output.received;
+      // A neighbour that does not answer leaves the routing table, as after a failed find_node: a crashed
+      // node must not keep this node out of a neighbourhood it now belongs to (its range).
+      if (output.outcome === 'failed' && (output.code === 'peer_unreachable' || output.code === 'peer_timeout')) dht.failed(n.peerId, askedAt);
       if (output.outcome === 'equal' || output.outcome === 'done') {
         this.lastSynced.set(n.peerId, at);
         if (compared) this.synced = this.synced.union(compared.intersect(range));

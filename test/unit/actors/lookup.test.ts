@@ -89,7 +89,7 @@ interface NetBehaviour {
   /** Never answer. */
   silent?: ReadonlySet<string>;
   /** Delay of each answer, ms. */
-  delay?: () => number;
+  delay?: (peerId: string) => number;
   /** Filled with every peer id the lookup was told of (seeds and answers). */
   heard?: Set<string>;
 }
@@ -126,7 +126,7 @@ function fakeQueries(nodes: ReadonlyMap<string, SimNode>, target: Uint8Array, be
           const contacts = node.table.closest(target, K).map((c) => ({ peerId: c.peerId, address: c.address, location: toHex(c.location) }));
           for (const c of contacts) behaviour.heard?.add(c.peerId);
           sendBack({ type: 'answer', peerId: p.peerId, contacts });
-        }, delay());
+        }, delay(p.peerId));
       }
     });
     return () => {
@@ -146,7 +146,7 @@ async function runLookup(
   nodes: ReadonlyMap<string, SimNode>,
   self: SimNode,
   target: Uint8Array,
-  opts: { k?: number; alpha?: number; timeoutMs?: number; seeds?: LookupCandidate[]; behaviour?: NetBehaviour } = {},
+  opts: { k?: number; alpha?: number; timeoutMs?: number; slowMs?: number; seeds?: LookupCandidate[]; behaviour?: NetBehaviour } = {},
 ): Promise<Run> {
   const probe: Probe = { queried: [], answered: new Set(), inFlight: 0, maxInFlight: 0, late: 0 };
   const input: LookupInput = {
@@ -156,6 +156,7 @@ async function runLookup(
     timeoutMs: opts.timeoutMs ?? 5000,
     seeds: opts.seeds ?? self.table.closest(target, opts.k ?? K).map(candidate),
     exclude: [self.peerId],
+    ...(opts.slowMs !== undefined ? { slowMs: opts.slowMs } : {}),
   };
   for (const seed of input.seeds) opts.behaviour?.heard?.add(seed.peerId);
   const actor = createActor(lookupMachine.provide({ actors: { queries: fakeQueries(nodes, target, opts.behaviour ?? {}, probe) } }), { input });
@@ -381,5 +382,44 @@ describe('lookup actor on hand-made networks', () => {
     expect(probe.queried.slice(0, 2)).toEqual(['d1', 'd3']);
     expect(probe.queried).toEqual(['d1', 'd3', 'd5']); // only the k closest are asked
     expect(ids(output.closest)).toEqual(['d1', 'd3', 'd5']);
+  });
+
+  it('a query slower than slowMs gives its slot to the next candidate: a silent node does not hold the lookup', async () => {
+    // `stuck` is the closest seed and never answers; `a` (far) knows `b`, closer than `stuck`.
+    const nodes = new Map<string, SimNode>();
+    node('stuck', 500, nodes);
+    node('a', 900, nodes);
+    node('b', 10, nodes);
+    nodes.get('a')!.table.add({ ...nodes.get('b')!, lastSeen: 0 });
+    const self: SimNode = { peerId: 'self', address: 'ws://self:1', location: new Uint8Array(32).fill(0xee), table: new RoutingTable(new Uint8Array(32), K) };
+    const seeds = [candidate(nodes.get('stuck')!), candidate(nodes.get('a')!)];
+    const behaviour = { silent: new Set(['stuck']) };
+
+    const held = await runLookup(nodes, self, target, { k: 1, alpha: 1, timeoutMs: 300, seeds, behaviour });
+    expect(held.state).toBe('timedOut');
+    expect(held.probe.queried).toEqual(['stuck']);
+
+    const freed = await runLookup(nodes, self, target, { k: 1, alpha: 1, timeoutMs: 5000, slowMs: 20, seeds, behaviour });
+    expect(freed.state).toBe('converged');
+    expect(freed.probe.queried).toEqual(['stuck', 'a', 'b']);
+    expect(ids(freed.output.closest)).toEqual(['b']);
+  });
+
+  it('still waits for a slow node among the K closest, and returns it once it answers', async () => {
+    const nodes = new Map<string, SimNode>();
+    node('slow', 5, nodes);
+    node('a', 900, nodes);
+    const self: SimNode = { peerId: 'self', address: 'ws://self:1', location: new Uint8Array(32).fill(0xee), table: new RoutingTable(new Uint8Array(32), K) };
+    const seeds = [candidate(nodes.get('slow')!), candidate(nodes.get('a')!)];
+    const { output, state, probe } = await runLookup(nodes, self, target, {
+      k: 2,
+      alpha: 1,
+      slowMs: 10,
+      seeds,
+      behaviour: { delay: (peerId) => (peerId === 'slow' ? 150 : 0) },
+    });
+    expect(state).toBe('converged');
+    expect(probe.queried).toEqual(['slow', 'a']);
+    expect(ids(output.closest)).toEqual(['slow', 'a']);
   });
 });

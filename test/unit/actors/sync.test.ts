@@ -65,10 +65,10 @@ describe('a sync session', () => {
   it('fails where a phase fails, with its error; a busy neighbour is its own outcome', async () => {
     const failed = await session({ compare: { equal: false, range: '0-1023', estimate: 1 }, reconcile: reconciled, fetch: new SignpostError('peer_timeout', 'no answer') });
     expect(failed.states).toEqual(['idle', 'comparing', 'reconciling', 'fetching', 'failed']);
-    expect(failed.output).toMatchObject({ outcome: 'failed', error: 'no answer', ours: 2, theirs: 3 });
+    expect(failed.output).toMatchObject({ outcome: 'failed', error: 'no answer', code: 'peer_timeout', ours: 2, theirs: 3 });
     const busy = await session({ compare: new SignpostError('busy', 'three sessions already') });
     expect(busy.states).toEqual(['idle', 'comparing', 'failed']);
-    expect(busy.output).toMatchObject({ outcome: 'busy', error: 'three sessions already' });
+    expect(busy.output).toMatchObject({ outcome: 'busy', error: 'three sessions already', code: 'busy' });
   });
 });
 
@@ -90,6 +90,7 @@ describe('the sync job', () => {
     bytesSent: 70,
     bytesReceived: 23,
     error: null,
+    code: null,
   });
 
   it('records each run and keeps the last sessions, newest first', async () => {
