@@ -83,7 +83,14 @@ export interface SimSummary {
   events: number;
   events_per_wall_s: number;
   messages: number;
+  /** Messages (requests and answers) by peer method, over the whole run. */
+  messages_by_method: Record<string, number>;
   resolves: number;
+  resolve_errors: number;
+  /** Failed client calls over the whole run, by method and error code. */
+  errors: Record<string, number>;
+  /** Expected providers missing from resolves (network whole). */
+  providers_missing: number;
   resolve_success_rate: number;
   resolves_partitioned: number;
   resolve_success_rate_partitioned: number | null;
@@ -137,6 +144,7 @@ export async function runSim(options: Partial<SimOptions>, out: Line): Promise<S
   const trace = createHash('sha256');
   const traceLine = (line: string) => trace.update(`${time.now()} ${line}\n`);
   let messages = 0;
+  const byMethod: Record<string, number> = {};
   let lookupMessages = 0;
   let nodeErrors = 0;
   const sim = new SimNetwork({ rttMs: o.rttMs, loss: o.loss, duplicate: o.duplicate });
@@ -147,6 +155,7 @@ export async function runSim(options: Partial<SimOptions>, out: Line): Promise<S
     conditions: sim.conditions(),
     onMessage: (from, to, method, frame, arrives) => {
       messages++;
+      byMethod[method] = (byMethod[method] ?? 0) + 1;
       if (method === 'find_node') lookupMessages++;
       const tag = op.getStore();
       if (tag !== undefined) perOp[tag] = (perOp[tag] ?? 0) + 1;
@@ -193,6 +202,7 @@ export async function runSim(options: Partial<SimOptions>, out: Line): Promise<S
   };
 
   const config = defaultConfig();
+  let healedAt = -Infinity;
   const clients = time.owner();
   const workload = new Workload({
     random: workRandom,
@@ -203,7 +213,8 @@ export async function runSim(options: Partial<SimOptions>, out: Line): Promise<S
     readAck: o.readAck,
     staleAfterS: config.sync_interval,
     lifetimeS: config.expired_timeout,
-    isCut: (n) => sim.isCut(n.address),
+    // Resolves made during a partition, or within one sync interval of its heal, are counted apart.
+    isCut: () => sim.partitioned || time.now() < healedAt + config.sync_interval * 1000,
     trace: traceLine,
     violation,
   });
@@ -318,7 +329,11 @@ export async function runSim(options: Partial<SimOptions>, out: Line): Promise<S
       traceLine(`partition ${cut.length}`);
       sim.partition(cut);
     });
-    at(trafficAt + (part.atS + part.durationS) * 1000, () => (traceLine('heal'), sim.heal()));
+    at(trafficAt + (part.atS + part.durationS) * 1000, () => {
+      traceLine('heal');
+      sim.heal();
+      healedAt = time.now();
+    });
   }
 
   const memory = { maxRss: 0, heapAtStart: 0, heapAtEnd: 0 };
@@ -390,7 +405,11 @@ export async function runSim(options: Partial<SimOptions>, out: Line): Promise<S
     events: time.events,
     events_per_wall_s: Math.round((time.events * 1000) / (performance.now() - wallStart)),
     messages,
+    messages_by_method: byMethod,
     resolves,
+    resolve_errors: s.resolveErrors - statsBefore.resolveErrors,
+    errors: s.errors,
+    providers_missing: s.missing - statsBefore.missing,
     resolve_success_rate: round(successRate, 5),
     resolves_partitioned: s.resolvesPartitioned,
     resolve_success_rate_partitioned: s.resolvesPartitioned > 0 ? round(s.successesPartitioned / s.resolvesPartitioned, 5) : null,

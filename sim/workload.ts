@@ -53,7 +53,7 @@ export interface WorkloadOptions {
   staleAfterS: number;
   /** Record lifetime (expired_timeout), seconds. */
   lifetimeS: number;
-  /** Whether `n` is cut off from most of the network (its resolves are counted apart). */
+  /** Whether a resolve through `n` now is made across a partition (such resolves are counted apart). */
   isCut(n: SimNode): boolean;
   /** A trace line for the run's digest. */
   trace(line: string): void;
@@ -68,6 +68,8 @@ export interface WorkloadStats {
   unregisters: number;
   resolves: number;
   resolveErrors: number;
+  /** Failed calls by method and error code (`resources.resolve_providers quorum_not_reached`: 3). */
+  errors: Record<string, number>;
   /** Resolves whose node went down before it answered: the client reconnects, so they count neither way. */
   resolvesInterrupted: number;
   /** Resolves that returned every provider expected of them, of those made while the network was whole. */
@@ -93,6 +95,7 @@ export class Workload {
     unregisters: 0,
     resolves: 0,
     resolveErrors: 0,
+    errors: {},
     resolvesInterrupted: 0,
     resolvesWhole: 0,
     successesWhole: 0,
@@ -217,14 +220,21 @@ export class Workload {
     if (!node) return null;
     this.inFlight++;
     let timer: unknown = null;
-    const given = new Promise<null>((resolve) => (timer = this.opts.timers.setTimeout(() => resolve(null), CALL_LIMIT_MS)));
+    const given = new Promise<null>((resolve) => (timer = this.opts.timers.setTimeout(() => (this.count(method, 'call_limit'), resolve(null)), CALL_LIMIT_MS)));
     try {
       return await Promise.race([node.call<T>(method, params), given]);
-    } catch {
+    } catch (e) {
+      const code = e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : 'internal';
+      this.count(method, code);
       return null;
     } finally {
       this.opts.timers.clearTimeout(timer);
       this.inFlight--;
     }
+  }
+
+  private count(method: string, code: string): void {
+    const key = `${method} ${code}`;
+    this.stats.errors[key] = (this.stats.errors[key] ?? 0) + 1;
   }
 }
