@@ -38,6 +38,12 @@ export interface ResourcesOptions {
   sync: Pick<Sync, 'isComplete'>;
 }
 
+/**
+ * A read asks `ack` nodes first and the rest of the neighbourhood too when their answers do not all come
+ * within this long (a node down or cut off must not cost a read its whole deadline).
+ */
+const READ_WIDEN_MS = 500;
+
 /** One node's answer to a read; `partial` while that node has not finished its first sync (net/sync.ts). */
 type Answer = KeyItem & { partial?: true };
 
@@ -114,19 +120,28 @@ export class Resources {
   }
 
   /**
-   * A read of the whole neighbourhood, merged; `key_not_found` is not a success (SPEC §9.2), and a partial
-   * answer counts only when no complete one can come. When this node is in the neighbourhood its own
-   * answer is always part of the merge, however fast the others were (a client reads its writes through
-   * one node). Every node whose answer misses part of the merged view is sent it (read repair).
+   * A read of the neighbourhood, merged; `key_not_found` is not a success (SPEC §9.2), and a partial
+   * answer counts only when no complete one can come. It asks `ack` nodes first, this node itself among
+   * them when it is in the neighbourhood (a client reads its writes through one node), and widens to the
+   * whole neighbourhood on a failure, a partial answer, a disagreement or READ_WIDEN_MS without all
+   * answers (quorum.ts). Every node whose answer misses part of the merged view is sent it (read repair).
    */
   private async read(keyId: string, f: FanOut): Promise<{ q: Quorum<Answer>; merged: KeyItem }> {
     const { neighbourhoods } = this.opts;
     const deadline = neighbourhoods.timers.now() + f.timeoutMs;
     const nodes = await neighbourhoods.of(keyId, deadline);
+    // This node's own answer costs no message: it is asked first, then the closest others.
+    const ordered = [...nodes.filter((n) => n.self), ...nodes.filter((n) => !n.self)];
     const partial = (a: Answer) => a.partial === true;
     let own: Promise<Answer> | null = null;
     const fetch = (n: Neighbour, ms: number) => (n.self ? (own ??= this.fetch(n, keyId, ms)) : this.fetch(n, keyId, ms));
-    const q = await quorum(nodes, f.ack, deadline, fetch, neighbourhoods.timers, { partial }).catch((e: unknown) => {
+    const agree = (answers: ReadonlyMap<string, Answer>) => {
+      if (answers.size < 2) return true;
+      const merged = mergeAnswers([...answers.values()], new Set(answers.keys()), this.opts.ruleContext());
+      return ![...answers.values()].some((a) => lacks(a, merged));
+    };
+    const widen = { first: f.ack, agree, afterMs: READ_WIDEN_MS };
+    const q = await quorum(ordered, f.ack, deadline, fetch, neighbourhoods.timers, { partial, widen }).catch((e: unknown) => {
       if (e instanceof SignpostError && e.data.acks === 0 && failedWith(e, (code) => code === 'key_not_found', { answersOnly: true })) {
         throw new SignpostError('key_not_found', `Key ${keyId} is not held by any node of its neighbourhood that answered`, { errors: e.data.errors });
       }

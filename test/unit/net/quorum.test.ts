@@ -2,17 +2,18 @@
  * `quorum()` (runtime/net/quorum.ts): the fan-out of every Resources API call (SPEC §5, §9.2). It settles
  * as soon as the outcome is known: `ack` successes (without waiting for the rest), or `quorum_not_reached`
  * at once when too few nodes can still succeed, or at the deadline (the nodes still pending become
- * `peer_timeout` errors). With `settleAll` it waits for every node or the deadline. The calls here are
+ * `peer_timeout` errors). With `settleAll` it waits for every node or the deadline; with `widen` (reads) it
+ * asks a few first and the rest only when needed. The calls here are
  * fakes whose promises the test settles by hand.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { SignpostError } from '../../../protocols/errors.js';
 import { systemTimers } from '../../../runtime/base/clock.js';
-import { quorum as fanOut, type Neighbour, type Quorum } from '../../../runtime/net/quorum.js';
+import { quorum as fanOut, type Neighbour, type Quorum, type Widening } from '../../../runtime/net/quorum.js';
 
 /** The fan-out on the process's own timers (deadlines are wall-clock milliseconds of `systemTimers`). */
-const quorum = <T>(nodes: Neighbour[], ack: number, deadline: number, call: (n: Neighbour, ms: number) => Promise<T>, opts?: { settleAll?: boolean; partial?: (answer: T) => boolean }) =>
+const quorum = <T>(nodes: Neighbour[], ack: number, deadline: number, call: (n: Neighbour, ms: number) => Promise<T>, opts?: { settleAll?: boolean; partial?: (answer: T) => boolean; widen?: Widening<T> }) =>
   fanOut(nodes, ack, deadline, call, systemTimers, opts);
 
 interface Deferred<T> {
@@ -325,6 +326,89 @@ describe('quorum', () => {
       expect(r.acks).toBe(1);
       expect(r.errors.map((e) => [e.peer_id, e.code])).toEqual([['node-1', 'peer_timeout']]);
       answers[1].resolve('late');
+    });
+  });
+
+  describe('widening (reads ask ack nodes first)', () => {
+    /** Answers agree when they are the same text. */
+    const widen = (first: number, afterMs = 5000): Widening<string> => ({ first, afterMs, agree: (a) => new Set(a.values()).size <= 1 });
+    const same = (f: ReturnType<typeof fakeCalls>, i: number) => f.ok(i);
+
+    it('asks only the first nodes, and resolves when their ack answers agree', async () => {
+      const ns = nodes(5);
+      const f = fakeCalls(ns);
+      const q = quorum(ns, 1, soon(), f.call, { widen: widen(1) });
+      expect(f.calls.map((c) => c.peerId)).toEqual(['node-0']);
+      same(f, 0);
+      const r = await q;
+      expect([...r.answers.keys()]).toEqual(['node-0']);
+      expect(f.calls).toHaveLength(1);
+    });
+
+    it('a failure among the first asks every other node, and the first ack of them settle it', async () => {
+      const ns = nodes(4);
+      const f = fakeCalls(ns);
+      const q = quorum(ns, 2, soon(), f.call, { widen: widen(2) });
+      f.ok(0);
+      f.fail(1);
+      await state(q);
+      expect(f.calls.map((c) => c.peerId)).toEqual(['node-0', 'node-1', 'node-2', 'node-3']);
+      f.ok(3);
+      const r = await q;
+      expect([...r.answers.keys()].sort()).toEqual(['node-0', 'node-3']);
+      expect(r.errors.map((e) => [e.peer_id, e.code])).toEqual([['node-1', 'key_not_found']]);
+    });
+
+    it('answers that disagree ask every other node and wait for ack answers more', async () => {
+      const ns = nodes(5);
+      const pending = ns.map(() => deferred<string>());
+      const asked: string[] = [];
+      const q = quorum(ns, 2, soon(), (n) => (asked.push(n.peerId), pending[ns.indexOf(n)].promise), { widen: widen(2) });
+      pending[0].resolve('old');
+      pending[1].resolve('new');
+      expect((await state(q)).status).toBe('pending');
+      expect(asked).toEqual(['node-0', 'node-1', 'node-2', 'node-3', 'node-4']);
+      pending[2].resolve('new');
+      expect((await state(q)).status).toBe('pending');
+      pending[4].resolve('new');
+      const r = await q;
+      expect([...r.answers.keys()].sort()).toEqual(['node-0', 'node-1', 'node-2', 'node-4']);
+    });
+
+    it('a partial answer among the first widens; the complete one found wins the ack', async () => {
+      const ns = nodes(3);
+      const pending = ns.map(() => deferred<string>());
+      const q = quorum(ns, 1, soon(), (n) => pending[ns.indexOf(n)].promise, { partial: (a) => a.startsWith('partial'), widen: widen(1) });
+      pending[0].resolve('partial-0');
+      expect((await state(q)).status).toBe('pending');
+      pending[2].resolve('answer-2');
+      const r = await q;
+      expect(r.answers.get('node-2')).toBe('answer-2');
+    });
+
+    it('no answer from the first within afterMs asks the rest too', async () => {
+      const ns = nodes(3);
+      const f = fakeCalls(ns);
+      const q = quorum(ns, 1, soon(), f.call, { widen: widen(1, 20) });
+      expect(f.calls).toHaveLength(1);
+      await sleep(60);
+      expect(f.calls.map((c) => c.peerId)).toEqual(['node-0', 'node-1', 'node-2']);
+      f.ok(2);
+      const r = await q;
+      expect([...r.answers.keys()]).toEqual(['node-2']);
+    });
+
+    it('fails with quorum_not_reached, every node asked, when all fail', async () => {
+      const ns = nodes(3);
+      const f = fakeCalls(ns);
+      const q = quorum(ns, 1, soon(), f.call, { widen: widen(1) });
+      f.fail(0);
+      await state(q);
+      f.fail(1);
+      f.fail(2);
+      const e = await rejection(q);
+      expect(e.code).toBe('quorum_not_reached');
+      expect((e.data.errors as { peer_id: string }[]).map((x) => x.peer_id).sort()).toEqual(['node-0', 'node-1', 'node-2']);
     });
   });
 });
