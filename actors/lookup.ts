@@ -51,6 +51,12 @@ export interface LookupOutput {
   /** Highest hop among `closest` (0 when it is empty). */
   hops: number;
   queried: number;
+  /**
+   * The lookup saw the whole network: it started from fewer than k seeds, every node it heard of answered
+   * or failed, and every answer held fewer than k contacts (a node's whole routing table). Its result is
+   * then the neighbourhood of every target, not only of this one.
+   */
+  whole: boolean;
 }
 
 export type LookupEvent =
@@ -68,6 +74,8 @@ interface LookupContext extends LookupInput {
   /** Asked, not settled, and no longer holding a slot. */
   slow: string[];
   timedOut: boolean;
+  /** Some answer (or the seeds) held k contacts or more: there may be nodes this lookup never heard of. */
+  partialView: boolean;
 }
 
 /** Candidates still worth asking: among the k closest that have neither failed nor gone slow, not yet asked. */
@@ -99,7 +107,9 @@ function settled(c: LookupContext, peerId: string): Pick<LookupContext, 'inFligh
 function outputOf(c: LookupContext): LookupOutput {
   const answered = new Set(c.answered);
   const closest = c.candidates.filter((x) => answered.has(x.peerId)).slice(0, c.k);
-  return { closest, timedOut: c.timedOut, hops: closest.reduce((m, x) => Math.max(m, x.hop), 0), queried: c.asked.length };
+  const settledAll = c.slow.length === 0 && c.candidates.every((x) => answered.has(x.peerId) || c.failed.includes(x.peerId));
+  const whole = !c.timedOut && !c.partialView && settledAll;
+  return { closest, timedOut: c.timedOut, hops: closest.reduce((m, x) => Math.max(m, x.hop), 0), queried: c.asked.length, whole };
 }
 
 export const lookupMachine = setup({
@@ -145,7 +155,8 @@ export const lookupMachine = setup({
         .filter((x) => !known.has(x.peerId) && !excluded.has(x.peerId) && (known.add(x.peerId), true))
         .map((x) => ({ ...x, hop }));
       const candidates = byDistance(context.target, [...context.candidates, ...fresh]);
-      return { candidates, answered: [...context.answered, event.peerId], ...settled(context, event.peerId) };
+      const partialView = context.partialView || event.contacts.length >= context.k;
+      return { candidates, answered: [...context.answered, event.peerId], partialView, ...settled(context, event.peerId) };
     }),
     markFailed: assign(({ context, event }) => (event.type === 'failed' ? { failed: [...context.failed, event.peerId], ...settled(context, event.peerId) } : {})),
   },
@@ -157,7 +168,7 @@ export const lookupMachine = setup({
       input.target,
       input.seeds.filter((s) => !excluded.has(s.peerId)),
     );
-    return { ...input, candidates, asked: [], answered: [], failed: [], inFlight: 0, slow: [], timedOut: false };
+    return { ...input, candidates, asked: [], answered: [], failed: [], inFlight: 0, slow: [], timedOut: false, partialView: input.seeds.length >= input.k };
   },
   initial: 'active',
   states: {

@@ -57,6 +57,12 @@ export const LOOKUP_ACTOR_PREFIX = 'lookup:';
 const NEIGHBOURHOOD_REUSE_MS = 5000;
 const MAX_RECENT_LOOKUPS = 10_000;
 
+interface Recent {
+  at: number;
+  membership: number;
+  output: LookupOutput;
+}
+
 interface LiveLookup {
   actor: Actor<typeof lookupMachine>;
   result: Promise<LookupOutput>;
@@ -72,7 +78,9 @@ export class Dht implements ActorSource {
   private readonly lookups = new Map<string, LiveLookup>();
   private readonly pinging = new Set<string>();
   /** Converged lookups by target (hex), for `recentLookup`; `membership` counts routing-table changes. */
-  private readonly recent = new Map<string, { at: number; membership: number; output: LookupOutput }>();
+  private readonly recent = new Map<string, Recent>();
+  /** The last lookup that saw the whole network (LookupOutput.whole): it serves every target. */
+  private whole: Recent | null = null;
   private membership = 0;
   private readonly inspection: InspectionTracker;
   private nextLookup = 1;
@@ -148,18 +156,24 @@ export class Dht implements ActorSource {
    * A lookup of `target` that converged less than NEIGHBOURHOOD_REUSE_MS ago while the routing table has
    * kept the same members, or a new one. Repeated calls for one resource (a register then a resolve, a
    * client polling) then cost one lookup, not one each; a node joining, leaving or failing to answer
-   * changes the table and ends the reuse at once.
+   * changes the table and ends the reuse at once. A lookup that saw the whole network (a network of at
+   * most K nodes) serves every target on the same terms: its nodes are the neighbourhood of every id.
    */
   private async recentLookup(target: Uint8Array, timeoutMs: number): Promise<LookupOutput> {
     const hex = toHex(target);
-    const now = this.opts.timers.now();
+    const fresh = (r: Recent | null | undefined): r is Recent => !!r && r.membership === this.membership && this.opts.timers.now() - r.at < NEIGHBOURHOOD_REUSE_MS;
+    if (fresh(this.whole)) return this.whole.output;
     const hit = this.recent.get(hex);
-    if (hit && hit.membership === this.membership && now - hit.at < NEIGHBOURHOOD_REUSE_MS) return hit.output;
+    if (fresh(hit)) return hit.output;
     const membership = this.membership;
     const output = await this.lookup(target, timeoutMs);
     if (!output.timedOut && membership === this.membership) {
-      if (this.recent.size >= MAX_RECENT_LOOKUPS) this.recent.clear();
-      this.recent.set(hex, { at: this.opts.timers.now(), membership, output });
+      const entry = { at: this.opts.timers.now(), membership, output };
+      if (output.whole) this.whole = entry;
+      else {
+        if (this.recent.size >= MAX_RECENT_LOOKUPS) this.recent.clear();
+        this.recent.set(hex, entry);
+      }
     }
     return output;
   }
@@ -181,7 +195,7 @@ export class Dht implements ActorSource {
     });
     const result = toPromise(actor).then((out) => {
       // A lookup stopped with its node (close) ends with no output.
-      if (!out) return { closest: [], timedOut: true, hops: 0, queried: 0 } satisfies LookupOutput;
+      if (!out) return { closest: [], timedOut: true, hops: 0, queried: 0, whole: false } satisfies LookupOutput;
       this.stats.lookups++;
       this.stats.hops += out.hops;
       this.stats.hopCounts[out.hops] = (this.stats.hopCounts[out.hops] ?? 0) + 1;

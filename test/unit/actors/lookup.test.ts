@@ -45,12 +45,12 @@ const PEERS = Array.from({ length: N }, (_, i) => {
  * A network of all PEERS; each node's table is filled from every other node in a seeded order (k per
  * bucket), leaving out the nodes in `evicted`.
  */
-function network(seed: number, k = K, evicted: ReadonlySet<string> = new Set()): Map<string, SimNode> {
+function network(seed: number, k = K, evicted: ReadonlySet<string> = new Set(), peers = PEERS): Map<string, SimNode> {
   const random = prng(seed);
   const nodes = new Map<string, SimNode>();
-  for (const p of PEERS) {
+  for (const p of peers) {
     const table = new RoutingTable(p.location, k);
-    const others = PEERS.filter((o) => o.peerId !== p.peerId && !evicted.has(o.peerId));
+    const others = peers.filter((o) => o.peerId !== p.peerId && !evicted.has(o.peerId));
     for (let i = others.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
       [others[i], others[j]] = [others[j], others[i]];
@@ -365,11 +365,11 @@ describe('lookup actor on hand-made networks', () => {
     expect(output.queried).toBe(6);
   });
 
-  it('with no seeds, converges at once with nothing', async () => {
+  it('with no seeds, converges at once with nothing: a node alone is the whole network it knows', async () => {
     const self: SimNode = { peerId: 'self', address: 'ws://self:1', location: new Uint8Array(32), table: new RoutingTable(new Uint8Array(32), K) };
     const { output, state, probe } = await runLookup(new Map(), self, target, { seeds: [] });
     expect(state).toBe('converged');
-    expect(output).toEqual({ closest: [], timedOut: false, hops: 0, queried: 0 });
+    expect(output).toEqual({ closest: [], timedOut: false, hops: 0, queried: 0, whole: true });
     expect(probe.queried).toEqual([]);
   });
 
@@ -421,5 +421,28 @@ describe('lookup actor on hand-made networks', () => {
     expect(state).toBe('converged');
     expect(probe.queried).toEqual(['slow', 'a']);
     expect(ids(output.closest)).toEqual(['slow', 'a']);
+  });
+});
+
+describe('a lookup that sees the whole network (its result is the neighbourhood of every target)', () => {
+  it('is whole on a network of K nodes: every answer is a whole routing table', async () => {
+    const nodes = network(5, K, new Set(), PEERS.slice(0, K));
+    const all = [...nodes.values()];
+    const random = prng(6);
+    const { output } = await runLookup(nodes, all[0], randomTarget(random));
+    expect(output.whole).toBe(true);
+    expect(new Set(ids(output.closest))).toEqual(new Set(all.slice(1).map((n) => n.peerId)));
+  });
+
+  it('is not whole on a network of more than K nodes, nor when it timed out', async () => {
+    const nodes = network(1);
+    const all = [...nodes.values()];
+    expect((await runLookup(nodes, all[0], randomTarget(prng(7)))).output.whole).toBe(false);
+    const small = network(5, K, new Set(), PEERS.slice(0, 10));
+    const few = [...small.values()];
+    const silent = new Set([few[3].peerId]);
+    const stalled = await runLookup(small, few[0], randomTarget(prng(8)), { timeoutMs: 50, behaviour: { silent } });
+    expect(stalled.output.timedOut).toBe(true);
+    expect(stalled.output.whole).toBe(false);
   });
 });
