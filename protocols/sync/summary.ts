@@ -160,10 +160,15 @@ export function estimateDifference(ours: { count: number; tow: Uint8Array }, the
 /** Up to this mean square the estimate is exact maximum likelihood. */
 const SMALL_K = 48;
 
-/** log P(X = x) for X binomial(n, ½). */
+/** log(i!) for i ≤ 2 · SMALL_K, the largest n the estimate asks about. */
+const LOG_FACTORIAL = (() => {
+  const t = new Float64Array(2 * SMALL_K + 1);
+  for (let i = 1; i < t.length; i++) t[i] = t[i - 1] + Math.log(i);
+  return t;
+})();
+
+/** log P(X = x) for X binomial(n, ½), n ≤ 2 · SMALL_K. */
 function logBinomialHalf(n: number, x: number): number {
   if (x < 0 || x > n || !Number.isInteger(x)) return -Infinity;
-  let log = -n * Math.LN2;
-  for (let i = 1; i <= x; i++) log += Math.log((n - x + i) / i);
-  return log;
+  return LOG_FACTORIAL[n] - LOG_FACTORIAL[x] - LOG_FACTORIAL[n - x] - n * Math.LN2;
 }
