@@ -46,6 +46,8 @@ export interface LocalClusterOptions {
   env?: Record<string, string>;
   /** Prefix of the temporary root directory. */
   tempPrefix?: string;
+  /** Options for the node processes' runtime, before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 export interface LocalNode {
@@ -213,7 +215,7 @@ export class LocalCluster {
     const args = [BIN, 'node', 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--clock', 'system', ...bootstrap.flatMap((b) => ['--bootstrap', b])];
     // A process group of its own: Ctrl-C in the terminal reaches the caller only, which then stops the
     // nodes in order (and can tell a node that crashed from one it stopped).
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const log = createWriteStream(logFile);
     const member: Member = { index, child, exited: null!, exit: null, tail: [], log, node: null };
     member.exited = new Promise((resolve) => {

@@ -154,7 +154,7 @@ export async function composeNode(parts: NodeParts): Promise<SignpostNode> {
     });
     const serve = peerService(dht, shards, sync, relay);
     transport.serve(serve);
-    transport.on({ peer: (peer) => dht.seen(peer), banned: (peerId) => dht.failed(peerId), traffic: (t) => sync.traffic(t) });
+    transport.on({ peer: (peer) => dht.seen(peer), banned: (peerId) => dht.failed(peerId), traffic: (t) => (sync.traffic(t), metrics.peerRequest(t)) });
     opened.push(transport);
     let scheduler: Scheduler | null = null;
     // Once joined (at start, and after a rejoin), a node catches up with its neighbours at once.

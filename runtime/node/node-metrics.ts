@@ -15,7 +15,7 @@ import type { Shards } from '../store/shards.js';
 import type { Store } from '../store/store.js';
 import type { JobKind } from '../../actors/job.js';
 import type { Dht } from '../net/dht.js';
-import type { Transport } from '../net/transport.js';
+import type { Traffic, Transport } from '../net/transport.js';
 import type { ActorSource } from '../inspect/actor-view.js';
 import type { Sync } from '../net/sync.js';
 
@@ -42,6 +42,7 @@ export function nodeMetrics() {
   const relayCalls = registry.add(new Gauge('signpost_relay_calls_total', 'Provider calls this node delivered as a relay, by outcome (ok, provider_error: the provider answered an error, or why it failed)', 'counter'));
   const readRepairs = registry.add(new Gauge('signpost_read_repairs_total', 'Nodes sent the merged view of a read because their answer missed part of it (read repair)', 'counter'));
   const serving = registry.add(new Gauge('signpost_serving_sessions', 'Client connections that serve providers here (session.serve)'));
+  const peerRequests = registry.add(new Counter('signpost_peer_requests_total', 'Node-to-node requests by method and side (sent: this node asked, once answered or timed out; served: a peer asked this node)'));
 
   return {
     registry,
@@ -63,6 +64,10 @@ export function nodeMetrics() {
           }
         },
       };
+    },
+    /** One node-to-node request, from the transport's traffic event. */
+    peerRequest(t: Traffic): void {
+      peerRequests.inc({ method: t.method, side: t.served ? 'served' : 'sent' });
     },
     jobRun(kind: JobKind, ms: number, ok: boolean): void {
       jobRuns.inc({ job: kind, result: ok ? 'ok' : 'failed' });

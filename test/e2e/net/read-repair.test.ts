@@ -60,4 +60,17 @@ describe('reads', () => {
     }
     expect(metric(await scrape(c.httpUrl), 'signpost_read_repairs_total')).toBe(before + 2);
   });
+
+  it('are counted in /metrics as node-to-node requests, by method and side', async () => {
+    const [a, b, c] = nodes;
+    const sent = async (n: ClusterNode, method: string, side: string) => metric(await scrape(n.httpUrl), 'signpost_peer_requests_total', { method, side }) ?? 0;
+    const k = key(owner, 'peer-requests', 0);
+    await a.rpc.call('resources.create_resource', { key: k, ack: 3 });
+    const before = { a: await sent(a, 'get', 'sent'), b: await sent(b, 'get', 'served'), c: await sent(c, 'get', 'served') };
+    // ack = 3 of 3 nodes: a answers itself and asks both others.
+    await resolved(a, k.id, 3);
+    expect(await sent(a, 'get', 'sent')).toBe(before.a + 2);
+    expect(await sent(b, 'get', 'served')).toBe(before.b + 1);
+    expect(await sent(c, 'get', 'served')).toBe(before.c + 1);
+  });
 });
