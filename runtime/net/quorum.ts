@@ -26,7 +26,7 @@ export interface FanOut {
 }
 
 /**
- * A read's widening (issue 16): ask `first` nodes (the cheapest first: the caller orders them), and the
+ * A read's widening: ask `first` nodes (the cheapest first: the caller orders them), and the
  * rest of the neighbourhood only when that is not enough: a failure, a partial answer, answers that
  * disagree, or no complete answer from all of them within `afterMs`.
  */
