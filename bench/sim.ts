@@ -25,9 +25,14 @@ const NODES = list(process.env.BENCH_SIM_NODES, '100');
 const CHURN = list(process.env.BENCH_SIM_CHURN, '0,0.1,0.3');
 const HOURS = Number(process.env.BENCH_SIM_HOURS ?? 0.25);
 const SEED = Number(process.env.BENCH_SIM_SEED ?? 1);
-if (!NODES.every((n) => Number.isInteger(n) && n >= 1 && n <= 200_000)) throw new Error('BENCH_SIM_NODES must be a comma-separated list of integers in 1..200000');
-if (!CHURN.every((c) => Number.isFinite(c) && c >= 0 && c <= 10)) throw new Error('BENCH_SIM_CHURN must be a comma-separated list of numbers in 0..10');
-if (!(HOURS > 0)) throw new Error('BENCH_SIM_HOURS must be positive');
+function refuse(message: string): never {
+  process.stderr.write(`bench:sim: ${message}\n`);
+  process.exit(2);
+}
+if (!NODES.every((n) => Number.isInteger(n) && n >= 1 && n <= 200_000)) refuse('BENCH_SIM_NODES must be a comma-separated list of integers in 1..200000');
+if (!CHURN.every((c) => Number.isFinite(c) && c >= 0 && c <= 10)) refuse('BENCH_SIM_CHURN must be a comma-separated list of numbers in 0..10');
+if (!(HOURS > 0 && HOURS <= 240)) refuse('BENCH_SIM_HOURS must be a number in (0, 240]');
+if (!(Number.isInteger(SEED) && SEED >= 0 && SEED < 2 ** 32)) refuse('BENCH_SIM_SEED must be an integer in 0..2^32 − 1');
 
 const round = (x: number, digits = 3) => Number(x.toFixed(digits));
 
