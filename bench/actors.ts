@@ -27,7 +27,7 @@ import { nodeEd25519 } from '../runtime/base/node-crypto.js';
 import { systemTimers } from '../runtime/base/clock.js';
 import { DEFAULT_RULE_CONFIG, type Key, type Record as ProviderRecord } from '../protocols/types.js';
 import { parseRecord } from '../protocols/validate.js';
-import { benchIdentity, coresAvailable, ownCpuSeconds, percentile, startNodeProcess, verifyBaseline } from './common.js';
+import { benchIdentity, coresAvailable, ownCpuSeconds, percentile, round, startNodeProcess, verifyBaseline } from './common.js';
 import { logger } from '../runtime/base/log.js';
 import { RpcClient } from '../runtime/client/rpc-client.js';
 import { toStoreWrites } from '../runtime/store/shard.js';
@@ -50,7 +50,6 @@ const nodeIdentity = identity(999_999);
 const ruleContext = (): RuleContext => ({ now: Math.floor(Date.now() / 1000), cfg: DEFAULT_RULE_CONFIG, hostPeerId: nodeIdentity.peerId });
 
 
-const round = (x: number, digits = 3) => Number(x.toFixed(digits));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Anonymous, file-backed and total resident memory of a process, in bytes (Linux /proc). */

@@ -49,7 +49,7 @@ import { systemRandom } from '../protocols/random.js';
 import { nodeEd25519 } from '../runtime/base/node-crypto.js';
 import type { Transport } from '../runtime/net/transport.js';
 import { LocalCluster, type LocalNode } from '../scripts/local-cluster.js';
-import { benchIdentity, coresAvailable, percentile, processCpuSeconds } from './common.js';
+import { benchIdentity, coresAvailable, percentile, processCpuSeconds, round } from './common.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const NODES = Number(process.env.BENCH_NODES ?? 20);
@@ -86,7 +86,6 @@ function emit(line: object): void {
   process.stdout.write(JSON.stringify({ bench: 'cluster', ...line }) + '\n');
 }
 
-const round = (x: number, digits = 3) => Number(x.toFixed(digits));
 const load1 = () => round(loadavg()[0], 2);
 const identity = (n: number): Identity => benchIdentity(n, 0x6c);
 

@@ -25,6 +25,11 @@ export function benchIdentity(n: number, salt: number): Identity {
   return identityFromSeed(seed, ED25519);
 }
 
+/** `x` to `digits` decimals, as a number (for JSON lines). */
+export function round(x: number, digits = 3): number {
+  return Number(x.toFixed(digits));
+}
+
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }

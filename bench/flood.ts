@@ -14,13 +14,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { startNodeProcess } from './common.js';
+import { round, startNodeProcess } from './common.js';
 
 const FLOOD_S = Number(process.env.BENCH_FLOOD_S ?? 14);
 const GOAL_RATIO_P99 = 10;
 const FRAME = '{"jsonrpc":"2.0","id":1,"method":"node.info"}';
 
-const round = (x: number, d = 3) => Number(x.toFixed(d));
 const emit = (line: object) => process.stdout.write(JSON.stringify({ bench: 'flood', ...line, load_avg: loadavg().map((x) => round(x, 2)) }) + '\n');
 
 function rssMb(pid: number): number {

@@ -23,7 +23,7 @@ import { SignpostClient } from '../runtime/client/client.js';
 import { nodeEd25519 } from '../runtime/base/node-crypto.js';
 import type { Record as ProviderRecord } from '../protocols/types.js';
 import { LocalCluster } from '../scripts/local-cluster.js';
-import { benchIdentity, percentile, processCpuSeconds } from './common.js';
+import { benchIdentity, percentile, processCpuSeconds, round } from './common.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const SEQUENTIAL = Math.max(50, Math.round(2000 * SCALE));
@@ -34,7 +34,6 @@ const IN_FLIGHT = 8;
 const THROUGHPUT_CALLS = Math.max(800, Math.round(16_000 * SCALE));
 const PAYLOAD = { text: 'hello relay', n: 42 };
 
-const round = (x: number, digits = 3) => Number(x.toFixed(digits));
 const emit = (line: object) => process.stdout.write(JSON.stringify({ bench: 'relay', ...line, load_avg: loadavg().map((x) => round(x, 2)) }) + '\n');
 const identity = (n: number) => benchIdentity(n, 0x72);
 const ed25519 = nodeEd25519();

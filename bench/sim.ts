@@ -19,6 +19,7 @@
 import { loadavg } from 'node:os';
 import { defaultMinSuccess } from '../sim/args.js';
 import { runSim } from '../sim/sim.js';
+import { round } from './common.js';
 
 const list = (text: string | undefined, fallback: string) => (text ?? fallback).split(',').map(Number);
 const NODES = list(process.env.BENCH_SIM_NODES, '100');
@@ -34,7 +35,6 @@ if (!CHURN.every((c) => Number.isFinite(c) && c >= 0 && c <= 10)) refuse('BENCH_
 if (!(HOURS > 0 && HOURS <= 240)) refuse('BENCH_SIM_HOURS must be a number in (0, 240]');
 if (!(Number.isInteger(SEED) && SEED >= 0 && SEED < 2 ** 32)) refuse('BENCH_SIM_SEED must be an integer in 0..2^32 − 1');
 
-const round = (x: number, digits = 3) => Number(x.toFixed(digits));
 
 for (const nodes of NODES) {
   for (const churn of CHURN) {
