@@ -135,9 +135,16 @@ export class Resources {
     const partial = (a: Answer) => a.partial === true;
     let own: Promise<Answer> | null = null;
     const fetch = (n: Neighbour, ms: number) => (n.self ? (own ??= this.fetch(n, keyId, ms)) : this.fetch(n, keyId, ms));
+    // The merge of a set of answers is made once: the agreement check and the read's result share it.
+    let last: { peers: string; merged: KeyItem } | null = null;
+    const mergeOf = (answers: ReadonlyMap<string, Answer>): KeyItem => {
+      const peers = [...answers.keys()].join(',');
+      if (last?.peers !== peers) last = { peers, merged: mergeAnswers([...answers.values()], new Set(answers.keys()), this.opts.ruleContext()) };
+      return last.merged;
+    };
     const agree = (answers: ReadonlyMap<string, Answer>) => {
       if (answers.size < 2) return true;
-      const merged = mergeAnswers([...answers.values()], new Set(answers.keys()), this.opts.ruleContext());
+      const merged = mergeOf(answers);
       return ![...answers.values()].some((a) => lacks(a, merged));
     };
     const widen = { first: f.ack, agree, afterMs: READ_WIDEN_MS };
@@ -152,7 +159,7 @@ export class Resources {
       const mine = await (own as Promise<Answer>).catch(() => null);
       if (mine) q.answers.set(self.peerId, mine);
     }
-    const merged = mergeAnswers([...q.answers.values()], new Set(q.answers.keys()), this.opts.ruleContext());
+    const merged = mergeOf(q.answers);
     this.repair(nodes, q.answers, merged);
     return { q, merged };
   }
