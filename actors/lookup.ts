@@ -107,7 +107,8 @@ function settled(c: LookupContext, peerId: string): Pick<LookupContext, 'inFligh
 function outputOf(c: LookupContext): LookupOutput {
   const answered = new Set(c.answered);
   const closest = c.candidates.filter((x) => answered.has(x.peerId)).slice(0, c.k);
-  const settledAll = c.slow.length === 0 && c.candidates.every((x) => answered.has(x.peerId) || c.failed.includes(x.peerId));
+  const failed = new Set(c.failed);
+  const settledAll = c.slow.length === 0 && c.candidates.every((x) => answered.has(x.peerId) || failed.has(x.peerId));
   const whole = !c.timedOut && !c.partialView && settledAll;
   return { closest, timedOut: c.timedOut, hops: closest.reduce((m, x) => Math.max(m, x.hop), 0), queried: c.asked.length, whole };
 }

@@ -16,6 +16,7 @@ import type { Random } from '../protocols/random.js';
 import { makeKey, makeMetadata, makeRecord, makeTombstone } from '../protocols/signed.js';
 import type { Key, Record as ProviderRecord } from '../protocols/types.js';
 import type { Ed25519 } from '../protocols/crypto.js';
+import { toErrorData } from '../protocols/errors.js';
 import type { Timers } from '../runtime/base/clock.js';
 import type { SimNode } from './world.js';
 
@@ -224,8 +225,7 @@ export class Workload {
     try {
       return await Promise.race([node.call<T>(method, params), given]);
     } catch (e) {
-      const code = e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : 'internal';
-      this.count(method, code);
+      this.count(method, toErrorData(e).code);
       return null;
     } finally {
       this.opts.timers.clearTimeout(timer);
